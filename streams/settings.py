@@ -1,0 +1,141 @@
+"""Every setting the shell reads, in one frozen object built from the environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_KAFKA = "127.0.0.1:9092"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+CHANNELS = ("sms", "email", "push", "outbound_call", "store", "call_center", "telesales", "digital")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the arbiter cannot use."""
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise SettingsError(f"{name}={value} must be positive")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    events: str = "telco.events"
+    decisions: str = "nba.decisions"
+    metrics: str = "nba.metrics"
+    deadletter: str = "nba.deadletter"
+    actions_prefix: str = "nba.actions."
+
+    def action(self, channel: str) -> str:
+        return f"{self.actions_prefix}{channel}"
+
+    def all_actions(self) -> list[str]:
+        return [self.action(c) for c in CHANNELS]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """TLS/SASL options passed as they are to aiokafka and Faust."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    def aiokafka_kwargs(self) -> dict[str, object]:
+        kwargs: dict[str, object] = {"security_protocol": self.protocol}
+        if self.protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            kwargs["ssl_context"] = create_ssl_context(
+                cafile=self.ssl_cafile, certfile=self.ssl_certfile, keyfile=self.ssl_keyfile
+            )
+        if self.protocol.startswith("SASL"):
+            kwargs["sasl_mechanism"] = self.sasl_mechanism or "PLAIN"
+            kwargs["sasl_plain_username"] = self.sasl_username
+            kwargs["sasl_plain_password"] = self.sasl_password
+        return kwargs
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    kafka: str = DEFAULT_KAFKA
+    redis_url: str = DEFAULT_REDIS_URL
+    rules_dir: Path | None = None
+    metrics_interval: float = 5.0
+    partitions: int = 8
+    batch_max: int = 2000
+    dedupe_ttl_s: int = 7 * 24 * 3600
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    group: str = "mot-arbiter"
+    topics: Topics = field(default_factory=Topics)
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        rules = env.get("ARBITER_RULES") or None
+        protocol = env.get("ARBITER_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
+        if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+            raise SettingsError(f"ARBITER_KAFKA_SECURITY_PROTOCOL={protocol!r} is not one of "
+                                "PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL")
+        defaults = Topics()
+        return cls(
+            kafka=env.get("ARBITER_KAFKA") or DEFAULT_KAFKA,
+            redis_url=env.get("ARBITER_REDIS_URL") or DEFAULT_REDIS_URL,
+            rules_dir=Path(rules) if rules else None,
+            metrics_interval=_float(env, "ARBITER_METRICS_INTERVAL", 5.0),
+            partitions=_int(env, "ARBITER_PARTITIONS", 8),
+            batch_max=_int(env, "ARBITER_BATCH_MAX", 2000),
+            dedupe_ttl_s=_int(env, "ARBITER_DEDUPE_TTL_S", 7 * 24 * 3600),
+            worker_id=env.get("ARBITER_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}",
+            group=env.get("ARBITER_GROUP") or "mot-arbiter",
+            topics=Topics(
+                events=env.get("ARBITER_TOPIC_EVENTS") or defaults.events,
+                decisions=env.get("ARBITER_TOPIC_DECISIONS") or defaults.decisions,
+                metrics=env.get("ARBITER_TOPIC_METRICS") or defaults.metrics,
+                deadletter=env.get("ARBITER_TOPIC_DEADLETTER") or defaults.deadletter,
+                actions_prefix=env.get("ARBITER_TOPIC_ACTIONS_PREFIX") or defaults.actions_prefix,
+            ),
+            security=KafkaSecurity(
+                protocol=protocol,
+                sasl_mechanism=env.get("ARBITER_KAFKA_SASL_MECHANISM") or None,
+                sasl_username=env.get("ARBITER_KAFKA_SASL_USERNAME") or None,
+                sasl_password=env.get("ARBITER_KAFKA_SASL_PASSWORD") or None,
+                ssl_cafile=env.get("ARBITER_KAFKA_SSL_CAFILE") or None,
+                ssl_certfile=env.get("ARBITER_KAFKA_SSL_CERTFILE") or None,
+                ssl_keyfile=env.get("ARBITER_KAFKA_SSL_KEYFILE") or None,
+            ),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        from dataclasses import replace
+
+        return replace(self, **changes)  # type: ignore[arg-type]
