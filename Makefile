@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint stack-up stack-down bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/arbiter demo
+
+test: $(STAMP)
+	$(BIN)/ruff check streams rules tests
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check streams rules tests
+
+bench: $(STAMP)
+	$(BIN)/arbiter bench
+
+stack-up: $(STAMP)
+	$(BIN)/arbiter stack up
+
+stack-down: $(STAMP)
+	$(BIN)/arbiter stack down
+
+clean:
+	-$(BIN)/arbiter stack down
+	rm -rf $(VENV) .arbiter
