@@ -95,6 +95,7 @@ class Settings:
     dedupe_ttl_s: int = 7 * 24 * 3600
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     group: str = "mot-arbiter"
+    redis_prefix: str = "nba"
     topics: Topics = field(default_factory=Topics)
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
@@ -117,6 +118,7 @@ class Settings:
             dedupe_ttl_s=_int(env, "ARBITER_DEDUPE_TTL_S", 7 * 24 * 3600),
             worker_id=env.get("ARBITER_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}",
             group=env.get("ARBITER_GROUP") or "mot-arbiter",
+            redis_prefix=env.get("ARBITER_REDIS_PREFIX") or "nba",
             topics=Topics(
                 events=env.get("ARBITER_TOPIC_EVENTS") or defaults.events,
                 decisions=env.get("ARBITER_TOPIC_DECISIONS") or defaults.decisions,

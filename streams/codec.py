@@ -1,0 +1,73 @@
+"""Bytes in, bytes out: event decoding with the reason for every rejection, and dead letters."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+from rules import Event, InvalidEvent, parse_event
+
+MAX_EVENT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed Kafka record, as the pipeline needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+def decode_event(value: bytes | None) -> Event:
+    """Turn a record value into a valid Event, or raise InvalidEvent saying what is wrong."""
+    if value is None:
+        raise InvalidEvent("event: record has no value (tombstone)")
+    if len(value) > MAX_EVENT_BYTES:
+        raise InvalidEvent(f"event: {len(value)} bytes is over the {MAX_EVENT_BYTES} byte limit")
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            raise InvalidEvent(f"event: not UTF-8 ({uexc.reason} at byte {uexc.start})") from None
+        raise InvalidEvent(f"event: not JSON ({exc})") from None
+    return parse_event(obj)
+
+
+def raw_text(value: bytes | None) -> tuple[str, str]:
+    """The original bytes as text, or base64 where they are not UTF-8."""
+    if value is None:
+        return "", "utf-8"
+    try:
+        return value.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(value).decode("ascii"), "base64"
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def dead_letter(record: Record, error: str, now_ms: int) -> bytes:
+    raw, encoding = raw_text(record.value)
+    return orjson.dumps(
+        {
+            "error": error,
+            "raw": raw,
+            "raw_encoding": encoding,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "ts": iso_ms(now_ms),
+        }
+    )

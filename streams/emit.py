@@ -1,0 +1,62 @@
+"""Outputs go into per-partition record batches; one flush per poll awaits their delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
+
+from streams.settings import Topics
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The Java client's keyed partitioner, so one customer stays on one partition everywhere."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class Emitter:
+    def __init__(self, producer: AIOKafkaProducer, topics: Topics, partitions: dict[str, int]):
+        self.producer = producer
+        self.topics = topics
+        self.partitions = partitions  # topic -> partition count, read once at start
+        self._open: dict[tuple[str, int], object] = {}
+        self._full: list[tuple[str, int, object]] = []
+        self._spread = itertools.count()
+
+    def _append(self, topic: str, key: bytes | None, value: bytes) -> None:
+        n = self.partitions[topic]
+        part = partition_for(key, n) if key else next(self._spread) % n
+        slot = (topic, part)
+        batch = self._open.get(slot)
+        if batch is None:
+            batch = self._open[slot] = self.producer.create_batch()
+        if batch.append(key=key, value=value, timestamp=None) is None:  # type: ignore[attr-defined]
+            self._full.append((topic, part, batch))
+            batch = self._open[slot] = self.producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:  # type: ignore[attr-defined]
+                raise ValueError(f"record of {len(value)} bytes does not fit a batch for {topic}")
+
+    def decision(self, customer_id: str, body: bytes, channel: str | None) -> None:
+        key = customer_id.encode()
+        self._append(self.topics.decisions, key, body)
+        if channel is not None:
+            self._append(self.topics.action(channel), key, body)
+
+    def deadletter(self, key: bytes | None, body: bytes) -> None:
+        self._append(self.topics.deadletter, key, body)
+
+    def send(self, topic: str, key: bytes | None, body: bytes) -> None:
+        self._append(topic, key, body)
+
+    async def flush(self) -> None:
+        """Hand every batch to the producer and wait until the broker has them all."""
+        batches = self._full + [(t, p, b) for (t, p), b in self._open.items()]
+        self._full, self._open = [], {}
+        if not batches:
+            return
+        futures = [
+            await self.producer.send_batch(b, t, partition=p) for t, p, b in batches
+        ]
+        await asyncio.gather(*futures)

@@ -1,0 +1,120 @@
+"""One poll's worth of records in, exactly one decision or dead letter per record out.
+
+decode -> classify (pure) -> Redis INGEST (one round trip) -> arbitrate (pure)
+-> Redis RECORD (one round trip) -> produce without awaiting each record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from rules import (
+    Catalogue,
+    Event,
+    History,
+    InvalidEvent,
+    arbitrate,
+    classify,
+    decode_history,
+    history_update,
+)
+from streams.codec import Record, dead_letter, decode_event
+from streams.emit import Emitter
+from streams.stats import WorkerStats
+from streams.store import FIRST, REPEAT, IngestItem, RecordItem, Store, field
+
+
+@dataclass(slots=True)
+class _Pending:
+    record: Record
+    event: Event
+    mots: tuple[str, ...]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        store: Store,
+        emitter: Emitter,
+        stats: WorkerStats,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.catalogue = catalogue
+        self.store = store
+        self.emitter = emitter
+        self.stats = stats
+        self.clock = clock
+
+    async def process(self, records: Sequence[Record]) -> None:
+        """Decide a batch; returns once Redis holds its state and Kafka has its outputs."""
+        now_ms = int(self.clock() * 1000)
+        stats, emit, cat = self.stats, self.emitter, self.catalogue
+        stats.events_in += len(records)
+        pending: dict[int, list[_Pending]] = defaultdict(list)
+        for rec in records:
+            try:
+                event = decode_event(rec.value)
+            except InvalidEvent as exc:
+                stats.deadletter += 1
+                emit.deadletter(rec.key, dead_letter(rec, str(exc), now_ms))
+                continue
+            pending[rec.partition].append(_Pending(rec, event, classify(cat, event)))
+        if pending:
+            await self._decide(pending, now_ms)
+        await emit.flush()
+
+    async def _decide(self, pending: dict[int, list[_Pending]], now_ms: int) -> None:
+        cat, stats, emit = self.catalogue, self.stats, self.emitter
+        groups = {
+            p: [
+                IngestItem(
+                    it.event.event_id,
+                    it.event.customer_id,
+                    [field(m, it.event.product_line) for m in it.mots],
+                )
+                for it in items
+            ]
+            for p, items in pending.items()
+        }
+        replies = await self.store.ingest(groups, now_ms)
+        writes: dict[int, list[RecordItem]] = {}
+        for p, items in pending.items():
+            histories: dict[str, History] = {}  # a customer's history as this batch changes it
+            out: list[RecordItem] = []
+            for it, got in zip(items, replies[p], strict=True):
+                ev = it.event
+                if got.kind == REPEAT:
+                    stats.duplicates += 1
+                    self._emit_stored(ev, got.stored or b"", it.record)
+                    continue
+                history = histories.get(ev.customer_id)
+                if history is None:
+                    history = decode_history(got.history)
+                decision = arbitrate(cat, ev, it.mots, history, now_ms)
+                update = history_update(cat, ev, it.mots, decision, now_ms)
+                histories[ev.customer_id] = history.apply(update)
+                body = orjson.dumps(decision.to_dict())
+                out.append(RecordItem(ev.event_id, body, ev.customer_id, update.entries))
+                if got.kind != FIRST:
+                    stats.duplicates += 1  # a redelivery whose first attempt stored nothing
+                action = decision.action
+                channel = action.channel if action is not None else None
+                program = action.program if action is not None else None
+                emit.decision(ev.customer_id, body, channel)
+                stats.decided(decision.outcome, program, channel, it.record.timestamp_ms)
+            writes[p] = out
+        await self.store.record(writes, cat.history_retain_ms, cat.history_max_entries)
+
+    def _emit_stored(self, ev: Event, body: bytes, rec: Record) -> None:
+        stored = orjson.loads(body)
+        action = stored.get("action") or None
+        channel = action.get("channel") if action else None
+        self.emitter.decision(ev.customer_id, body, channel)
+        self.stats.decided(stored.get("outcome", "?"), action.get("program") if action else None,
+                           channel, rec.timestamp_ms)

@@ -1,0 +1,71 @@
+"""The worker's moving parts, started once and shared by the Faust agent and timer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import orjson
+
+from rules import Catalogue, load_catalogue
+from streams import kafka, metrics
+from streams.codec import Record
+from streams.emit import Emitter
+from streams.pipeline import Pipeline
+from streams.settings import Settings
+from streams.stats import WorkerStats
+from streams.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, catalogue: Catalogue | None = None) -> None:
+        self.settings = settings
+        self.catalogue = catalogue or load_catalogue(settings.rules_dir)
+        self.stats = WorkerStats()
+        self._lock = asyncio.Lock()
+        self._started = False
+        self.producer = kafka.producer(settings)
+        self.store = Store(settings.redis_url, settings.redis_prefix, settings.dedupe_ttl_s)
+        self.emitter: Emitter | None = None
+        self.pipeline: Pipeline | None = None
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._started:
+                return
+            topics = kafka.all_topics(self.settings)
+            await kafka.ensure_topics(self.settings, topics, self.settings.partitions)
+            await self.producer.start()
+            counts = {t: len(await self.producer.partitions_for(t)) for t in topics}
+            self.emitter = Emitter(self.producer, self.settings.topics, counts)
+            self.pipeline = Pipeline(self.catalogue, self.store, self.emitter, self.stats)
+            self._started = True
+            log.info("arbiter runtime started: rules %s, redis prefix %s",
+                     self.catalogue.version, self.settings.redis_prefix)
+
+    async def process(self, records: list[Record]) -> None:
+        if self.pipeline is None:
+            await self.start()
+        assert self.pipeline is not None
+        await self.pipeline.process(records)
+
+    async def publish_metrics(self) -> dict[str, object] | None:
+        if not self._started or self.emitter is None:
+            return None
+        now_ms = int(time.time() * 1000)
+        counts = await self.store.counts(self.settings.partitions, now_ms)
+        snap = self.stats.take()
+        record = metrics.build(snap, self.catalogue, counts, self.settings.worker_id, now_ms)
+        # Its own send, not the emitter's batches, which belong to the batch in flight.
+        await self.producer.send_and_wait(self.settings.topics.metrics, orjson.dumps(record),
+                                          key=self.settings.worker_id.encode())
+        return record
+
+    async def stop(self) -> None:
+        if self._started:
+            await self.producer.stop()
+        await self.store.close()
+        self._started = False

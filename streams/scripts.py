@@ -1,0 +1,102 @@
+"""Lua scripts that let Redis loop over a whole batch: one call per partition per step.
+
+Every key a call touches starts with the partition's hash tag (KEYS[1], e.g. ``{nba:p3}``),
+so a Redis Cluster keeps them in one slot and the script stays legal there.
+"""
+
+# INGEST marks each event_id as seen (SET NX, the dedupe), bumps the MoT bucket counters
+# only the first time, and returns what arbitration needs.
+# ARGV: minute, hour, day, dedupe_ttl_s, then per event: event_id, customer_id, n, n fields.
+# Reply per event: {1, history...} for a first sighting (or a crashed earlier attempt that
+# stored no decision: it is decided again, counted once), {2, stored decision} for a repeat.
+INGEST = """
+local tag = KEYS[1]
+local minute, hour, day, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local km, kh, kd = tag .. ':cm:' .. minute, tag .. ':ch:' .. hour, tag .. ':cd:' .. day
+local out, counted = {}, false
+local i = 5
+while i <= #ARGV do
+  local eid, cust, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local ekey = tag .. ':e:' .. eid
+  if redis.call('SET', ekey, '', 'NX', 'EX', ttl) then
+    for j = 1, n do
+      local f = ARGV[i + 2 + j]
+      redis.call('HINCRBY', km, f, 1)
+      redis.call('HINCRBY', kh, f, 1)
+      redis.call('HINCRBY', kd, f, 1)
+      counted = true
+    end
+    local h = redis.call('LRANGE', tag .. ':h:' .. cust, 0, -1)
+    table.insert(h, 1, 1)
+    out[#out + 1] = h
+  else
+    local stored = redis.call('GET', ekey)
+    if stored and stored ~= '' then
+      out[#out + 1] = {2, stored}
+    else
+      local h = redis.call('LRANGE', tag .. ':h:' .. cust, 0, -1)
+      table.insert(h, 1, 3)
+      out[#out + 1] = h
+    end
+  end
+  i = i + 3 + n
+end
+if counted then
+  redis.call('EXPIRE', km, 7200)
+  redis.call('EXPIRE', kh, 93600)
+  redis.call('EXPIRE', kd, 2764800)
+end
+return out
+"""
+
+# RECORD stores each decision under its event_id and appends the contact-history entries.
+# ARGV: dedupe_ttl_s, retain_ms, max_entries, then per event: event_id, decision, customer_id,
+# n, n entries (oldest first, so the list ends newest first).
+RECORD = """
+local tag = KEYS[1]
+local ttl, retain, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local i = 4
+while i <= #ARGV do
+  local eid, decision, cust, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  redis.call('SET', tag .. ':e:' .. eid, decision, 'EX', ttl)
+  if n > 0 then
+    local hkey = tag .. ':h:' .. cust
+    for j = 1, n do
+      redis.call('LPUSH', hkey, ARGV[i + 3 + j])
+    end
+    redis.call('LTRIM', hkey, 0, cap - 1)
+    redis.call('PEXPIRE', hkey, retain)
+  end
+  i = i + 4 + n
+end
+return 1
+"""
+
+# COUNTS sums one partition's MoT buckets over the rolling windows.
+# ARGV: minute, hour, day. Reply: flat {field, c5m, c1h, c24h, c30d, ...}.
+COUNTS = """
+local tag = KEYS[1]
+local minute, hour, day = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local sums = {}
+local function add(key, a, b)
+  local kv = redis.call('HGETALL', key)
+  for j = 1, #kv, 2 do
+    local s = sums[kv[j]]
+    if not s then s = {0, 0, 0, 0}; sums[kv[j]] = s end
+    local v = tonumber(kv[j + 1])
+    s[a] = s[a] + v
+    if b then s[b] = s[b] + v end
+  end
+end
+for m = minute - 59, minute do
+  if m > minute - 5 then add(tag .. ':cm:' .. m, 2, 1) else add(tag .. ':cm:' .. m, 2) end
+end
+for h = hour - 23, hour do add(tag .. ':ch:' .. h, 3) end
+for d = day - 29, day do add(tag .. ':cd:' .. d, 4) end
+local out = {}
+for f, s in pairs(sums) do
+  out[#out + 1] = f
+  for k = 1, 4 do out[#out + 1] = s[k] end
+end
+return out
+"""

@@ -1,0 +1,64 @@
+"""What one worker counts between two metrics records."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+LATENCY_SAMPLES = 20_000  # reservoir size: bounded memory at any rate
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    events_in: int = 0
+    deadletter: int = 0
+    duplicates: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    programs: Counter[str] = field(default_factory=Counter)
+    channels: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    seen: int = 0
+    max_latency: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    _rng: random.Random = field(default_factory=lambda: random.Random(1))
+
+    def decided(self, outcome: str, program: str | None, channel: str | None,
+                event_ts_ms: int) -> None:
+        self.outcomes[outcome] += 1
+        if program is not None:
+            self.programs[program] += 1
+        if channel is not None:
+            self.channels[channel] += 1
+        latency = time.time() * 1000 - event_ts_ms
+        if latency > self.max_latency:
+            self.max_latency = latency
+        self.seen += 1
+        if len(self.latencies) < LATENCY_SAMPLES:
+            self.latencies.append(latency)
+        else:
+            j = self._rng.randrange(self.seen)
+            if j < LATENCY_SAMPLES:
+                self.latencies[j] = latency
+
+    def take(self) -> WorkerStats:
+        """Hand over this interval's figures and start a new interval."""
+        snap = WorkerStats(self.events_in, self.deadletter, self.duplicates, self.outcomes,
+                           self.programs, self.channels, self.latencies, self.seen,
+                           self.max_latency, self.started)
+        self.events_in = self.deadletter = self.duplicates = self.seen = 0
+        self.outcomes, self.programs, self.channels = Counter(), Counter(), Counter()
+        self.latencies, self.max_latency, self.started = [], 0.0, time.monotonic()
+        return snap
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    s = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(s[min(len(s) - 1, int(q * len(s)))], 2)
+
+    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99)}

@@ -1,0 +1,158 @@
+"""The Redis side of the pipeline: dedupe, MoT counters and contact history, batched per poll."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import BusyLoadingError, NoScriptError, TryAgainError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from streams import scripts
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Redis being away or busy is weather: wait and try again, never drop the batch.
+TRANSIENT = (
+    NoScriptError, RedisConnectionError, RedisTimeoutError, BusyLoadingError, TryAgainError, OSError
+)
+
+FIRST, REPEAT, RETRY = 1, 2, 3  # INGEST's reply kinds
+
+
+@dataclass(frozen=True, slots=True)
+class IngestItem:
+    event_id: str
+    customer_id: str
+    fields: Sequence[str]  # "mot|product_line" counters to bump
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    kind: int  # FIRST, REPEAT or RETRY
+    history: list[bytes]  # for FIRST / RETRY
+    stored: bytes | None  # the stored decision, for REPEAT
+
+
+@dataclass(frozen=True, slots=True)
+class RecordItem:
+    event_id: str
+    decision: bytes
+    customer_id: str
+    entries: Sequence[str]
+
+
+def buckets(now_ms: int) -> tuple[int, int, int]:
+    minute = now_ms // 60_000
+    return minute, minute // 60, minute // 1440
+
+
+def field(mot: str, product_line: str) -> str:
+    return f"{mot}|{product_line}"
+
+
+class Store:
+    def __init__(self, url: str, prefix: str, dedupe_ttl_s: int) -> None:
+        self.redis = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self.prefix = prefix
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self._sha: dict[str, str] = {}
+
+    async def _load(self) -> None:
+        # Loaded once; a pipeline of EVALSHA then needs no SCRIPT EXISTS round trip per batch.
+        for name in ("INGEST", "RECORD", "COUNTS"):
+            self._sha[name] = await self.redis.script_load(getattr(scripts, name))
+
+    async def _run(self, calls: list[tuple[str, str, list[object]]], what: str) -> list:
+        """Run (script, tag, args) calls as one pipelined round trip, with retries."""
+
+        async def once() -> list:
+            if not self._sha:
+                await self._load()
+            pipe = self.redis.pipeline(transaction=False)
+            for name, tag, args in calls:
+                pipe.evalsha(self._sha[name], 1, tag, *args)
+            try:
+                return await pipe.execute()
+            except NoScriptError:
+                self._sha.clear()  # Redis restarted or flushed its scripts: load again
+                raise
+
+        return await retry(once, what)
+
+    def tag(self, partition: int) -> str:
+        return f"{{{self.prefix}:p{partition}}}"
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def ingest(
+        self, groups: dict[int, list[IngestItem]], now_ms: int
+    ) -> dict[int, list[Ingested]]:
+        """Dedupe, count and read history for every partition's events in one round trip."""
+        minute, hour, day = buckets(now_ms)
+        parts = list(groups)
+
+        calls = []
+        for p in parts:
+            args: list[object] = [minute, hour, day, self.dedupe_ttl_s]
+            for it in groups[p]:
+                args += (it.event_id, it.customer_id, len(it.fields), *it.fields)
+            calls.append(("INGEST", self.tag(p), args))
+        replies = await self._run(calls, "ingest")
+        out: dict[int, list[Ingested]] = {}
+        for p, reply in zip(parts, replies, strict=True):
+            out[p] = [
+                Ingested(REPEAT, [], r[1]) if r[0] == REPEAT else Ingested(r[0], r[1:], None)  # type: ignore[arg-type]
+                for r in reply
+            ]
+        return out
+
+    async def record(
+        self, groups: dict[int, list[RecordItem]], retain_ms: int, max_entries: int
+    ) -> None:
+        """Store decisions and append contact history for every partition in one round trip."""
+        parts = [p for p in groups if groups[p]]
+        if not parts:
+            return
+
+        calls = []
+        for p in parts:
+            args: list[object] = [self.dedupe_ttl_s, retain_ms, max_entries]
+            for it in groups[p]:
+                args += (it.event_id, it.decision, it.customer_id, len(it.entries), *it.entries)
+            calls.append(("RECORD", self.tag(p), args))
+        await self._run(calls, "record")
+
+    async def counts(self, partitions: int, now_ms: int) -> dict[str, list[int]]:
+        """Cluster-wide rolling counts per "mot|product_line": [5m, 1h, 24h, 30d]."""
+        minute, hour, day = buckets(now_ms)
+
+        calls: list[tuple[str, str, list[object]]] = [
+            ("COUNTS", self.tag(p), [minute, hour, day]) for p in range(partitions)
+        ]
+        totals: dict[str, list[int]] = {}
+        for flat in await self._run(calls, "counts"):
+            for i in range(0, len(flat), 5):
+                key = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
+                t = totals.setdefault(key, [0, 0, 0, 0])
+                for k in range(4):
+                    t[k] += int(flat[i + 1 + k])  # type: ignore[call-overload]
+        return totals
+
+
+async def retry(fn: Callable[[], Awaitable[T]], what: str, max_delay: float = 5.0) -> T:
+    delay = 0.1
+    while True:
+        try:
+            return await fn()
+        except TRANSIENT as exc:
+            log.warning("redis %s failed (%s); retrying in %.1fs", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(max_delay, delay * 2)
