@@ -137,6 +137,27 @@ class Settings:
             ),
         )
 
+    def to_env(self) -> dict[str, str]:
+        """The ARBITER_* variables that give these settings to a child process."""
+        env = {
+            "ARBITER_KAFKA": self.kafka,
+            "ARBITER_REDIS_URL": self.redis_url,
+            "ARBITER_METRICS_INTERVAL": str(self.metrics_interval),
+            "ARBITER_PARTITIONS": str(self.partitions),
+            "ARBITER_BATCH_MAX": str(self.batch_max),
+            "ARBITER_DEDUPE_TTL_S": str(self.dedupe_ttl_s),
+            "ARBITER_GROUP": self.group,
+            "ARBITER_REDIS_PREFIX": self.redis_prefix,
+            "ARBITER_TOPIC_EVENTS": self.topics.events,
+            "ARBITER_TOPIC_DECISIONS": self.topics.decisions,
+            "ARBITER_TOPIC_METRICS": self.topics.metrics,
+            "ARBITER_TOPIC_DEADLETTER": self.topics.deadletter,
+            "ARBITER_TOPIC_ACTIONS_PREFIX": self.topics.actions_prefix,
+        }
+        if self.rules_dir is not None:
+            env["ARBITER_RULES"] = str(self.rules_dir)
+        return env
+
     def with_(self, **changes: object) -> Settings:
         from dataclasses import replace
 
