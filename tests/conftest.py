@@ -1,0 +1,102 @@
+"""Shared fixtures: the real Kafka and Redis of the local stack, and isolated settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from streams import stack as local_stack
+from streams.settings import Settings, Topics
+
+
+@dataclass(frozen=True, slots=True)
+class StackEndpoints:
+    kafka: str
+    redis_url: str
+    local: bool  # the servers of `arbiter stack` in this checkout (not an external pair)
+
+
+def _given_endpoints() -> StackEndpoints | None:
+    """The servers named by ARBITER_KAFKA and ARBITER_REDIS_URL, when both are set."""
+    kafka, redis_url = os.environ.get("ARBITER_KAFKA"), os.environ.get("ARBITER_REDIS_URL")
+    if not (kafka and redis_url):
+        return None
+    now = local_stack.status()
+    local = now.up and kafka == f"127.0.0.1:{now.kafka.port}" \
+        and redis_url == f"redis://127.0.0.1:{now.redis.port}/0"
+    return StackEndpoints(kafka, redis_url, local)
+
+
+def _up() -> tuple[local_stack.StackInfo | None, str]:
+    try:
+        return local_stack.up(), ""
+    except local_stack.StackError as exc:
+        return None, str(exc)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[StackEndpoints]:
+    """Kafka and Redis for the whole session; a stack that cannot start fails the run."""
+    given = _given_endpoints()
+    if given is not None:
+        yield given
+        return
+    info, error = _up()
+    if info is None:
+        pytest.fail(f"the local stack (arbiter stack up) could not start: {error}", pytrace=False)
+    saved = {k: os.environ.get(k) for k in ("ARBITER_KAFKA", "ARBITER_REDIS_URL")}
+    # Child processes a test starts (worker, CLI) find the same servers.
+    os.environ.update(ARBITER_KAFKA=info.kafka, ARBITER_REDIS_URL=info.redis_url)
+    try:
+        yield StackEndpoints(info.kafka, info.redis_url, local=True)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        # Only what this session started, and never when asked to keep it for the next run.
+        if info.started and not os.environ.get("ARBITER_STACK_KEEP"):
+            local_stack.down(info.started)
+
+
+def _uid() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def unique_topic() -> Callable[..., str]:
+    """A factory of topic names no other test uses."""
+    return lambda prefix="t": f"{prefix}{_uid()}"
+
+
+@pytest.fixture
+def unique_group() -> Callable[..., str]:
+    """A factory of consumer group ids no other test uses."""
+    return lambda prefix="g": f"{prefix}{_uid()}"
+
+
+@pytest.fixture
+def settings(stack: StackEndpoints) -> Settings:
+    """Settings on the stack with topics, group (and Redis key prefix) of this test alone."""
+    uid = _uid()
+    changes: dict[str, object] = {
+        "kafka": stack.kafka,
+        "redis_url": stack.redis_url,
+        "topics": Topics(
+            events=f"t{uid}.events",
+            decisions=f"t{uid}.decisions",
+            metrics=f"t{uid}.metrics",
+            deadletter=f"t{uid}.deadletter",
+            actions_prefix=f"t{uid}.actions.",
+        ),
+        "group": f"g{uid}",
+    }
+    if "redis_prefix" in {f.name for f in dataclasses.fields(Settings)}:
+        changes["redis_prefix"] = f"r{uid}"
+    return Settings.from_env().with_(**changes)
