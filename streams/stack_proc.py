@@ -142,11 +142,11 @@ def kafka_answers(port: int, timeout: float = 2.0) -> bool:
             sock.sendall(struct.pack(">i", len(request)) + request)
             size = struct.unpack(">i", _recv_exact(sock, 4))[0]
             data = _recv_exact(sock, size)
+        # correlation id, throttle_time_ms, then the broker array: [node_id, host, port, rack]
+        correlation, _throttle, brokers = struct.unpack_from(">iii", data, 0)
     except (OSError, struct.error):
         return False
-    # correlation id, throttle_time_ms, then the broker array: [node_id, host, port, rack]
-    correlation, _throttle, brokers = struct.unpack_from(">iii", data, 0)
-    return correlation == 1 and brokers > 0
+    return bool(correlation == 1 and brokers > 0)
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:

@@ -19,8 +19,9 @@ APPS = ("worker", "producer")
 
 @pytest.fixture(scope="module")
 def services() -> dict[str, dict[str, Any]]:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    return compose["services"]
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services: dict[str, dict[str, Any]] = compose["services"]
+    return services
 
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:
