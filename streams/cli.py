@@ -84,8 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     if command is None:
         print(f"arbiter: unknown command {argv[0]!r}\n\n{USAGE}", file=sys.stderr)
         return 2
+    from streams.settings import SettingsError
+
     try:
         return command(argv[1:])  # type: ignore[operator]
+    except SettingsError as exc:
+        print(f"arbiter: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

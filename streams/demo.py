@@ -153,5 +153,5 @@ def main(argv: list[str]) -> int:
         return 130
     finally:
         _stop(worker)
-        if getattr(info, "started", False):
-            stack.down()
+        if info.started:  # leave a stack that was already up for whoever started it
+            stack.down(info.started)
