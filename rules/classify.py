@@ -1,0 +1,28 @@
+"""Event -> MoTs, driven by the catalogue's event rules."""
+
+from __future__ import annotations
+
+from rules.event import Event
+from rules.model import Catalogue
+
+
+def classify(catalogue: Catalogue, event: Event) -> tuple[str, ...]:
+    """The MoT ids this event is, on its product line; () for unknown types or lines without."""
+    index = catalogue.index
+    key = (event.type, event.product_line)
+    got = index.static.get(key)
+    if got is not None:
+        return got
+    rules = index.dynamic.get(key)
+    if rules is None:
+        return ()
+    attrs = event.attrs
+    out: list[str] = []
+    for when, mot, by_channel in rules:
+        if when and not all(c.test(attrs) for c in when):
+            continue
+        if by_channel is not None:
+            mot = by_channel.get(event.channel)  # type: ignore[arg-type]
+        if mot is not None and mot not in out:
+            out.append(mot)
+    return tuple(out)

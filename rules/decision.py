@@ -1,0 +1,88 @@
+"""A decision: its outcome, the chosen action, every candidate with why, and its JSON form."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from rules.event import Event
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Decision ids are uuid5(this namespace, event_id): the same event always gets the same id.
+_NAMESPACE = bytes.fromhex("6f1c3a52d0e84b7fa1c2b9e5d4a70c31")
+
+
+def rfc3339_ms(ms: int) -> str:
+    """Epoch milliseconds as RFC 3339 UTC with milliseconds, e.g. 2024-05-01T12:00:00.250Z."""
+    dt = _EPOCH + timedelta(milliseconds=ms)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def decision_id(event_id: str) -> str:
+    """uuid5 (RFC 4122, SHA-1 name based) of the event id."""
+    h = bytearray(hashlib.sha1(_NAMESPACE + event_id.encode("utf-8")).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+class ChosenAction(NamedTuple):
+    id: str
+    program: str
+    channel: str
+    description: str
+    mot: str
+    commercial: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "program": self.program, "channel": self.channel,
+                "description": self.description, "mot": self.mot}
+
+
+class Candidate(NamedTuple):
+    program: str
+    action: str
+    priority: int
+    score: float
+    status: str  # won, lost, suppressed, ineligible
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"program": self.program, "action": self.action, "priority": self.priority,
+                "score": self.score, "status": self.status, "reason": self.reason}
+
+
+class Decision(NamedTuple):
+    """Exactly one per valid event. Immutable; `to_dict` is the contract's JSON shape."""
+
+    event: Event
+    mots: tuple[str, ...]
+    outcome: str
+    action: ChosenAction | None
+    candidates: tuple[Candidate, ...]
+    rules_version: str
+    decided_ms: int
+
+    @property
+    def decision_id(self) -> str:
+        return decision_id(self.event.event_id)
+
+    def to_dict(self) -> dict[str, object]:
+        ev = self.event
+        return {
+            "decision_id": decision_id(ev.event_id),
+            "event_id": ev.event_id,
+            "customer_id": ev.customer_id,
+            "product_line": ev.product_line,
+            "event_type": ev.type,
+            "event_ts": rfc3339_ms(ev.ts_ms),
+            "decided_ts": rfc3339_ms(self.decided_ms),
+            "mots": list(self.mots),
+            "outcome": self.outcome,
+            "action": None if self.action is None else self.action.to_dict(),
+            "candidates": [c.to_dict() for c in self.candidates],
+            "rules_version": self.rules_version,
+        }

@@ -1,0 +1,118 @@
+"""The input event: the contract's schema checked by hand, fast, naming the field at fault."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+
+from rules.errors import InvalidEvent
+from rules.model import INTERACTION_CHANNELS, PRODUCT_LINES
+
+MAX_ID = 128
+MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; epoch ms from 0 up to this
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_LINES = frozenset(PRODUCT_LINES)
+_CHANNELS = frozenset(INTERACTION_CHANNELS)
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))"
+)
+_EMPTY: Mapping[str, object] = MappingProxyType({})
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    event_id: str
+    customer_id: str
+    type: str
+    product_line: str
+    ts_ms: int
+    channel: str | None
+    segments: tuple[str, ...]
+    attrs: Mapping[str, object]
+
+
+def _ident(obj: dict, name: str) -> str:
+    v = obj.get(name, _MISSING)
+    if v is _MISSING:
+        raise InvalidEvent(f"{name}: missing")
+    if type(v) is not str or not 0 < len(v) <= MAX_ID:
+        raise InvalidEvent(f"{name}: must be a string of 1-{MAX_ID} characters")
+    return v
+
+
+def parse_event(obj: object) -> Event:
+    """A decoded JSON value -> Event, or InvalidEvent naming the field. Unknown fields ignored.
+
+    Optional fields given as null count as absent.
+    """
+    if type(obj) is not dict:
+        raise InvalidEvent("event: not a JSON object")
+    event_id = _ident(obj, "event_id")
+    customer_id = _ident(obj, "customer_id")
+    etype = _ident(obj, "type")
+    line = obj.get("product_line", _MISSING)
+    if line is _MISSING:
+        raise InvalidEvent("product_line: missing")
+    if type(line) is not str or line not in _LINES:
+        raise InvalidEvent(f"product_line: {_show(line)} is not one of {', '.join(PRODUCT_LINES)}")
+    ts_ms = parse_ts(obj.get("ts", _MISSING))
+    channel = obj.get("channel")
+    if channel is not None and (type(channel) is not str or channel not in _CHANNELS):
+        raise InvalidEvent(
+            f"channel: {_show(channel)} is not one of {', '.join(INTERACTION_CHANNELS)}")
+    segments = obj.get("segments")
+    if segments is None:
+        segments = ()
+    elif type(segments) is not list or not all(type(s) is str for s in segments):
+        raise InvalidEvent("segments: must be a list of strings")
+    else:
+        segments = tuple(segments)
+    attrs = obj.get("attrs")
+    if attrs is None:
+        attrs = _EMPTY
+    elif type(attrs) is not dict:
+        raise InvalidEvent("attrs: must be an object")
+    else:
+        attrs = MappingProxyType(attrs)
+    return Event(event_id, customer_id, etype, line, ts_ms, channel, segments, attrs)
+
+
+def parse_ts(v: object) -> int:
+    """RFC 3339 text or epoch milliseconds (a whole number; a boolean is not one) -> epoch ms."""
+    if v is _MISSING:
+        raise InvalidEvent("ts: missing")
+    if type(v) is int or (type(v) is float and v.is_integer()):
+        if not 0 <= v <= MAX_TS_MS:
+            raise InvalidEvent(f"ts: {v!r} epoch milliseconds out of range (1970 to 9999)")
+        return int(v)
+    if type(v) is str and len(v) <= 40 and (m := _RFC3339.fullmatch(v)):
+        ms = _rfc3339_ms(m)
+        if ms is not None and 0 <= ms <= MAX_TS_MS:
+            return ms
+    raise InvalidEvent(f"ts: {_show(v)} is neither RFC 3339 nor epoch milliseconds")
+
+
+def _rfc3339_ms(m: re.Match[str]) -> int | None:
+    y, mo, d, h, mi, s, frac, z, sign, oh, om = m.groups()
+    try:
+        # A leap second (:60) is read as the last millisecond-aligned second of the minute.
+        dt = datetime(int(y), int(mo), int(d), int(h), int(mi), min(int(s), 59), tzinfo=UTC)
+    except ValueError:
+        return None
+    if z is None and (int(oh) > 23 or int(om) > 59):
+        return None
+    ms = (dt - _EPOCH) // _MS + (int(frac[:3].ljust(3, "0")) if frac else 0)
+    if z is None:
+        offset = (int(oh) * 60 + int(om)) * 60_000
+        ms += -offset if sign == "+" else offset
+    return ms
+
+
+def _show(v: object) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,108 @@
+"""A customer's contact history: recent actions and risk moments, as the shell stores them.
+
+The shell keeps one Redis list per customer, newest entry first. Each entry is a short string:
+    a|<ts ms>|<program>|<channel>|<1 if commercial else 0>|<action id>   an action taken
+    r|<ts ms>|<mot>                                                     a risk moment
+Ids never contain '|' (catalogue ids are [a-z0-9_]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from rules.decision import Decision
+    from rules.event import Event
+    from rules.model import Catalogue
+
+
+class PastAction(NamedTuple):
+    ts: int
+    program: str
+    channel: str
+    commercial: bool
+    action: str
+
+
+class PastRisk(NamedTuple):
+    ts: int
+    mot: str
+
+
+class HistoryUpdate(NamedTuple):
+    """What the shell writes after a decision: LPUSH `entries` in order (oldest first), then
+    LTRIM to `max_entries` and set the key's TTL to `retain_ms`."""
+
+    entries: tuple[str, ...]
+    retain_ms: int
+    max_entries: int
+
+
+def _parse(entry: bytes | str) -> PastAction | PastRisk | None:
+    try:
+        text = entry.decode("utf-8") if isinstance(entry, bytes | bytearray) else entry
+        parts = text.split("|")
+        if parts[0] == "a" and len(parts) == 6 and parts[4] in ("0", "1"):
+            return PastAction(int(parts[1]), parts[2], parts[3], parts[4] == "1", parts[5])
+        if parts[0] == "r" and len(parts) == 3:
+            return PastRisk(int(parts[1]), parts[2])
+    except (UnicodeDecodeError, ValueError, AttributeError):
+        pass
+    return None  # unreadable (or written by a newer version): ignored
+
+
+class History(NamedTuple):
+    """Entries newest first, and the same split into actions and risk moments."""
+
+    entries: tuple[PastAction | PastRisk, ...]
+    actions: tuple[PastAction, ...]
+    risks: tuple[PastRisk, ...]
+
+    @classmethod
+    def of(cls, entries: Sequence[PastAction | PastRisk]) -> History:
+        entries = tuple(entries)
+        return cls(entries, tuple(e for e in entries if type(e) is PastAction),
+                   tuple(e for e in entries if type(e) is PastRisk))
+
+    @classmethod
+    def empty(cls) -> History:
+        return _EMPTY
+
+    def apply(self, update: HistoryUpdate) -> History:
+        """The history after the shell wrote `update`: lets one batch decide a customer's
+        events in order without reading Redis again."""
+        new = [e for e in map(_parse, reversed(update.entries)) if e is not None]
+        if not new:
+            return self
+        return History.of((*new, *self.entries)[: update.max_entries])
+
+
+_EMPTY = History((), (), ())
+
+
+def decode_history(entries: Sequence[bytes | str]) -> History:
+    """The stored list (newest first) -> History; unreadable entries are skipped."""
+    if not entries:
+        return _EMPTY
+    return History.of([e for e in map(_parse, entries) if e is not None])
+
+
+def encode_action(ts: int, program: str, channel: str, commercial: bool, action: str) -> str:
+    return f"a|{ts}|{program}|{channel}|{1 if commercial else 0}|{action}"
+
+
+def encode_risk(ts: int, mot: str) -> str:
+    return f"r|{ts}|{mot}"
+
+
+def history_update(catalogue: Catalogue, event: Event, mots: Sequence[str], decision: Decision,
+                   now_ms: int) -> HistoryUpdate:
+    """The risk moments the event carried (at the event's time) and the action taken (now)."""
+    risky = catalogue.index.risk_mots
+    entries = [encode_risk(event.ts_ms, m) for m in mots if m in risky]
+    a = decision.action
+    if a is not None:
+        entries.append(encode_action(now_ms, a.program, a.channel, a.commercial, a.id))
+    return HistoryUpdate(tuple(entries), catalogue.history_retain_ms,
+                         catalogue.history_max_entries)

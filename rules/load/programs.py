@@ -1,0 +1,77 @@
+"""programs.yaml: the CVM programs, their kind, priority and MoTs per product line."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from rules.load.reader import Loc, ident, integer, items, mapping, one_of, text
+from rules.model import NBA, NBO, PRODUCT_LINES, PROGRAM_KINDS, MoT, Program
+
+ALL = "all"  # in a program's MoT table: every MoT of that product line (NBA's table)
+
+
+def parse_programs(loc: Loc, doc: object, mots: dict[str, MoT] | None) -> dict[str, Program]:
+    top = mapping(loc, doc, required=("programs",))
+    out: dict[str, Program] = {}
+    if top is None:
+        return out
+    for at, node in items(loc / "programs", top.get("programs")):
+        m = mapping(at, node, required=("id", "name", "purpose", "kind", "priority", "mots"))
+        if m is None:
+            continue
+        pid = ident(at / "id", m.get("id"))
+        name = text(at / "name", m.get("name"))
+        purpose = text(at / "purpose", m.get("purpose"))
+        kind = one_of(at / "kind", m.get("kind"), PROGRAM_KINDS, "kind")
+        priority = integer(at / "priority", m.get("priority"), 0, 1000)
+        table = _table(at / "mots", m.get("mots"), mots)
+        if pid is not None and kind is not None and (kind == "umbrella") != (pid in (NBO, NBA)):
+            (at / "kind").err(f"{pid} must be an umbrella program" if pid in (NBO, NBA)
+                              else f"only {NBO} and {NBA} are umbrella programs")
+            kind = None
+        if None in (pid, name, purpose, kind, priority, table):
+            continue
+        if pid in out:
+            (at / "id").err(f"duplicate program id {pid!r}")
+            continue
+        out[pid] = Program(pid, name, purpose, kind, priority, table)  # type: ignore[arg-type]
+    for pid in (NBO, NBA):
+        if top.get("programs") and isinstance(top["programs"], list) and not any(
+                isinstance(n, dict) and n.get("id") == pid for n in top["programs"]):
+            (loc / "programs").err(f"the umbrella program {pid!r} is missing")
+    return out
+
+
+def _table(loc: Loc, node: object, mots: dict[str, MoT] | None):  # type: ignore[no-untyped-def]
+    m = mapping(loc, node, optional=PRODUCT_LINES)
+    if m is None:
+        return None
+    table: dict[str, tuple[str, ...]] = {}
+    ok = True
+    for line in PRODUCT_LINES:
+        if line not in m:
+            table[line] = ()
+            continue
+        at = loc / line
+        if m[line] == ALL:
+            table[line] = tuple(k for k, v in (mots or {}).items() if line in v.product_lines)
+            continue
+        got: list[str] = []
+        for iat, v in items(at, m[line]):
+            mot = ident(iat, v)
+            if mot is None:
+                ok = False
+            elif mots is not None and mot not in mots:
+                iat.err(f"unknown MoT {mot!r}")
+                ok = False
+            elif mots is not None and line not in mots[mot].product_lines:
+                iat.err(f"MoT {mot!r} does not exist on {line} "
+                        f"(only {', '.join(mots[mot].product_lines)})")
+                ok = False
+            elif mot in got:
+                iat.err(f"MoT {mot!r} is listed twice")
+                ok = False
+            else:
+                got.append(mot)
+        table[line] = tuple(got)
+    return MappingProxyType(table) if ok else None

@@ -1,0 +1,160 @@
+"""Lookups precomputed at load, so that classifying and arbitrating an event is a few dict hits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+from rules.conditions import Condition
+from rules.decision import Candidate, ChosenAction
+from rules.model import (
+    INTERACTION_CHANNELS,
+    NBO,
+    PRODUCT_LINES,
+    Action,
+    EventType,
+    MoT,
+    Policy,
+    Program,
+)
+
+_NO_CHANNEL = "ineligible: answers in the customer's channel, and the event names none"
+
+
+class Spec(NamedTuple):
+    """One action as a candidate at one MoT on one product line, with all it needs ready."""
+
+    n: int  # unique per spec: the key of memoized candidate lines
+    sort_key: tuple[int, float, str]  # best first: priority, then score, then id
+    action: Action
+    program: str
+    priority: int
+    score: float
+    mot: str
+    commercial: bool
+    inbound: bool  # answers in the event's channel
+    nbo: bool  # ranked by NBO first: a commercial program at a MoT of NBO's table
+    segments: frozenset[str]
+    exclude: frozenset[str]
+    # Ready-made candidate lines for the reasons an action is ineligible.
+    need: Candidate  # the customer has none of `segments`
+    no_channel: Candidate  # an answer in the customer's channel, and the event has none
+    when: tuple[tuple[Callable[[Mapping[str, object]], bool], Candidate], ...]
+    # Outbound: the chosen action and its policies. Inbound: both keyed by the event channel.
+    chosen: ChosenAction | Mapping[str, ChosenAction]
+    policies: tuple[Policy, ...] | Mapping[str, tuple[Policy, ...]]
+
+    def line(self, status: str, reason: str) -> Candidate:
+        return Candidate(self.program, self.action.id, self.priority, self.score, status, reason)
+
+
+def score(action: Action, econ: tuple[float, float, float, float]) -> float:
+    """The tie-break after priority: the action's weight x what is at stake at this MoT.
+
+    A commercial action works on the upside (value x probability of a positive decision), any
+    other on the downside it can avert (value x probability of a negative decision).
+    """
+    vp, pp, vn, pn = econ
+    return round(action.weight * (vp * pp if action.commercial else vn * pn), 2)
+
+
+def applies(p: Policy, program: str, commercial: bool, channel: str, inbound: bool) -> bool:
+    if (inbound and p.inbound_exempt) or program in p.except_programs or (
+            p.programs and program not in p.programs):
+        return False
+    return (p.scope in ("any", "program") or (p.scope == "commercial" and commercial)
+            or (p.scope == "channel" and channel in p.channels))
+
+
+class Index:
+    def __init__(self, mots: Mapping[str, MoT], programs: Mapping[str, Program],
+                 actions: Mapping[str, Action], policies: Mapping[str, Policy],
+                 event_types: Mapping[str, EventType]) -> None:
+        self.risk_mots = frozenset(m for p in policies.values() for m in p.after)
+        self.static: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.dynamic: dict[tuple[str, str], tuple[tuple[tuple[Condition, ...], str | None,
+                                                        Mapping[str, str] | None], ...]] = {}
+        for et in event_types.values():
+            for line in PRODUCT_LINES:
+                self._event_rules(et, line, mots)
+        specs: dict[tuple[str, str], list[Spec]] = {}
+        nbo = programs[NBO].mots
+        n = 0
+        for a in actions.values():
+            prog = programs[a.program]
+            for line in a.eligibility.product_lines:
+                for mot in a.mots:
+                    if mot in prog.mots[line]:
+                        spec = self._spec(n, a, prog, mot, line, mots[mot], mot in nbo[line],
+                                          policies)
+                        n += 1
+                        specs.setdefault((line, mot), []).append(spec)
+        self.specs = {k: tuple(sorted(v, key=_key)) for k, v in specs.items()}
+        self._merged: dict[tuple[str, tuple[str, ...]], tuple[Spec, ...]] = {}
+        # Memo of the candidate lines of lost and won actions: they depend only on the action,
+        # the winner and NBO's pick. Bounded: a few thousand keys in practice.
+        self.ranked: dict[tuple[int, int, int], Candidate] = {}
+
+    def _event_rules(self, et: EventType, line: str, mots: Mapping[str, MoT]) -> None:
+        rules = []
+        for r in et.rules:
+            if r.by_channel is not None:
+                by = {ch: m for ch, m in r.by_channel.items() if line in mots[m].product_lines}
+                if by:
+                    rules.append((r.when, None, by))
+            elif line in mots[r.mot].product_lines:  # type: ignore[index]
+                rules.append((r.when, r.mot, None))
+        if all(not when and by is None for when, _, by in rules):
+            got = tuple(dict.fromkeys(m for _, m, _ in rules))
+            if got:
+                self.static[(et.type, line)] = got  # type: ignore[assignment]
+        else:
+            self.dynamic[(et.type, line)] = tuple(rules)
+
+    @staticmethod
+    def _spec(n: int, a: Action, prog: Program, mot: str, line: str, m: MoT, in_nbo: bool,
+              policies: Mapping[str, Policy]) -> Spec:
+        s = score(a, m.economics[line])
+        e = a.eligibility
+        if a.inbound:
+            chosen: object = {ch: ChosenAction(a.id, a.program, ch, a.description, mot,
+                                               a.commercial) for ch in INTERACTION_CHANNELS}
+            pols: object = {ch: tuple(p for p in policies.values()
+                                      if applies(p, a.program, a.commercial, ch, True))
+                            for ch in INTERACTION_CHANNELS}
+        else:
+            chosen = ChosenAction(a.id, a.program, a.channel, a.description, mot, a.commercial)
+            pols = tuple(p for p in policies.values()
+                         if applies(p, a.program, a.commercial, a.channel, False))
+        segs = sorted(e.segments)
+        need = (f"ineligible: segment {segs[0]} required" if len(segs) == 1
+                else f"ineligible: one of segments {', '.join(segs)} required")
+        nbo = in_nbo and prog.kind == "commercial"
+
+        def line(reason: str) -> Candidate:
+            return Candidate(a.program, a.id, prog.priority, s, "ineligible", reason)
+
+        return Spec(n, (-prog.priority, -s, a.id), a, a.program, prog.priority, s, mot,
+                    a.commercial, a.inbound, nbo, e.segments, e.exclude_segments, line(need),
+                    line(_NO_CHANNEL),
+                    tuple((c.test, line(f"ineligible: needs {c.text}")) for c in e.when),
+                    chosen, pols)  # type: ignore[arg-type]
+
+    def candidates(self, line: str, mots: tuple[str, ...]) -> tuple[Spec, ...]:
+        """Every action at these MoTs, best first; an action at two MoTs counts once, best."""
+        if len(mots) == 1:
+            return self.specs.get((line, mots[0]), ())
+        key = (line, mots)
+        got = self._merged.get(key)
+        if got is None:
+            seen: dict[str, Spec] = {}
+            for s in sorted((s for m in mots for s in self.specs.get((line, m), ())), key=_key):
+                seen.setdefault(s.action.id, s)
+            got = tuple(seen.values())
+            if len(self._merged) < 4096:  # MoT combinations come from classify: a handful
+                self._merged[key] = got
+        return got
+
+
+def _key(s: Spec) -> tuple[int, float, str]:
+    return s.sort_key
