@@ -1,4 +1,4 @@
-"""The texts' conflict: in a store about a billing issue, loyalty and retention both have an offer."""
+"""The texts' conflict: in a store about billing, loyalty and retention both have an offer."""
 
 from __future__ import annotations
 
