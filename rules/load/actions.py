@@ -12,10 +12,13 @@ _ELIGIBILITY = ("product_lines", "segments", "exclude_segments", "when")
 
 
 def parse_actions(loc: Loc, doc: object, programs: dict[str, Program] | None,
-                  mot_attrs: Mapping[str, Mapping[str, object]] | None,
+                  tables_ok: bool, mot_attrs: Mapping[str, Mapping[str, object]] | None,
                   interaction_mots: frozenset[str] | None, known_mots: frozenset[str] | None,
                   factor: Callable[[str], float | None]) -> dict[str, Action]:
-    """`mot_attrs`: MoT -> attrs the event types yielding it carry (what conditions may test)."""
+    """`mot_attrs`: MoT -> attrs the event types yielding it carry (what conditions may test).
+    `mot_attrs` and `interaction_mots` are None when events.yaml has problems, `tables_ok` is
+    False when programs.yaml has: the checks that need them are then skipped rather than
+    echo those problems."""
     top = mapping(loc, doc, required=("actions",))
     out: dict[str, Action] = {}
     if top is None:
@@ -40,11 +43,14 @@ def parse_actions(loc: Loc, doc: object, programs: dict[str, Program] | None,
         if not isinstance(commercial, bool | None):
             (at / "commercial").err("must be true or false")
             commercial = None
-        attrs: dict[str, object] = {}
-        for mot in mots:
-            attrs.update((mot_attrs or {}).get(mot, {}))
+        attrs: dict[str, object] | None = None
+        if mot_attrs is not None:
+            attrs = {}
+            for mot in mots:
+                attrs.update(mot_attrs.get(mot, {}))
         elig = _eligibility(at / "eligibility", m.get("eligibility", {}), attrs, factor)
-        if elig is not None and program is not None and not _acts(mot_at, program, elig):
+        if elig is not None and program is not None and tables_ok and not _acts(
+                mot_at, program, elig):
             elig = None
         if channel == EVENT_CHANNEL and interaction_mots is not None:
             for mot in mots:
@@ -81,7 +87,7 @@ def _line(loc: Loc, v: object) -> str | None:
     return one_of(loc, v, PRODUCT_LINES, "product line")
 
 
-def _eligibility(loc: Loc, node: object, attrs: dict[str, object],
+def _eligibility(loc: Loc, node: object, attrs: dict[str, object] | None,
                  factor: Callable[[str], float | None]) -> Eligibility | None:
     m = mapping(loc, node, optional=_ELIGIBILITY)
     if m is None:

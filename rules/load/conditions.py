@@ -23,11 +23,17 @@ def parse_attr_type(loc: Loc, node: object) -> object:
     return one_of(loc, node, ATTR_TYPES, "attr type")
 
 
+def _guess(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    return "string" if isinstance(value, str | list) else "number"
+
+
 def _type_name(kind: object) -> str:
     return "string" if isinstance(kind, tuple) else str(kind)
 
 
-def parse_conditions(loc: Loc, node: object, attrs: Mapping[str, object],
+def parse_conditions(loc: Loc, node: object, attrs: Mapping[str, object] | None,
                      factor: Callable[[str], float | None]) -> tuple[Condition, ...] | None:
     out = []
     ok = True
@@ -39,8 +45,10 @@ def parse_conditions(loc: Loc, node: object, attrs: Mapping[str, object],
     return tuple(out) if ok else None
 
 
-def parse_condition(loc: Loc, node: object, attrs: Mapping[str, object],
+def parse_condition(loc: Loc, node: object, attrs: Mapping[str, object] | None,
                     factor: Callable[[str], float | None]) -> Condition | None:
+    """`attrs`: the attrs the condition may test; None when unknown (events.yaml is broken),
+    then each attr's kind is taken from the value it is compared with."""
     m = mapping(loc, node, required=("field", "op"), optional=("value", "of", "times"))
     if m is None:
         return None
@@ -48,6 +56,8 @@ def parse_condition(loc: Loc, node: object, attrs: Mapping[str, object],
     op = one_of(loc / "op", m.get("op"), OPERATORS, "operator")
     if name is None or op is None:
         return None
+    if attrs is None:
+        attrs = {name: _guess(m.get("value")), m.get("of"): "number"}
     if name not in attrs:
         known = ", ".join(sorted(attrs)) or "none"
         (loc / "field").err(f"unknown attribute {name!r} here (declared: {known})")

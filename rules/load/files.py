@@ -32,25 +32,16 @@ def load_catalogue(directory: str | Path | None = None) -> Catalogue:
     if not root.is_dir():
         raise CatalogueError([f"{root}: $: catalogue directory not found"])
     problems = Problems()
-    raw: dict[str, bytes] = {}
-    docs: dict[str, object] = {}
-    for name in FILES:
-        try:
-            raw[name] = (root / name).read_bytes()
-        except FileNotFoundError:
-            problems.add(name, "$", "file not found")
-            continue
-        except OSError as exc:
-            problems.add(name, "$", f"cannot read: {exc.strerror}")
-            continue
-        doc = parse_yaml(name, raw[name], problems)
-        if doc is not None or not raw[name].strip():
-            docs[name] = doc
-    # A file that could not be read is skipped below, and so are the cross-references into it,
-    # so that one broken file does not drown the report in follow-on errors.
+    raw, docs = _read(root, problems)
+
     def at(name: str) -> Loc:
         return Loc(name, "", problems)
 
+    def clean(*names: str) -> bool:
+        return all(n in docs and not problems.about(n) for n in names)
+
+    # A file that could not be read is skipped, and so are the checks that need what it holds
+    # intact: one broken file must not drown the report in follow-on errors.
     settings = parse_settings(at("settings.yaml"), docs["settings.yaml"]) if (
         "settings.yaml" in docs) else None
     factor = (settings or Settings()).factor
@@ -59,15 +50,18 @@ def load_catalogue(directory: str | Path | None = None) -> Catalogue:
         "events.yaml" in docs) else None
     programs = parse_programs(at("programs.yaml"), docs["programs.yaml"], mots) if (
         "programs.yaml" in docs) else None
+    events_ok = events if clean("events.yaml") else None
     actions = parse_actions(
-        at("actions.yaml"), docs["actions.yaml"], programs, mot_attrs(events) if events else None,
-        interaction_mots(events) if events else None, frozenset(mots) if mots else None,
-        factor) if "actions.yaml" in docs else None
+        at("actions.yaml"), docs["actions.yaml"], programs, clean("programs.yaml"),
+        mot_attrs(events_ok) if events_ok else None,
+        interaction_mots(events_ok) if events_ok else None,
+        frozenset(mots) if mots is not None else None, factor) if "actions.yaml" in docs else None
     policies = parse_policies(at("policies.yaml"), docs["policies.yaml"], programs, mots) if (
         "policies.yaml" in docs) else None
-    if mots and events is not None and "events.yaml" in docs:
-        check_reachable(problems, docs.get("mots.yaml"), mots, events)
-    if programs and actions is not None and NBO in programs and NBA in programs:
+    if mots and events and clean("mots.yaml", "events.yaml"):
+        check_reachable(problems, docs["mots.yaml"], mots, events)
+    if programs and actions and NBO in programs and NBA in programs and clean(
+            "mots.yaml", "programs.yaml", "actions.yaml"):
         check_coverage(problems, docs["programs.yaml"], programs, actions)
     for name, got, what in (("mots.yaml", mots, "MoT"), ("events.yaml", events, "event type"),
                             ("programs.yaml", programs, "program")):
@@ -85,3 +79,22 @@ def load_catalogue(directory: str | Path | None = None) -> Catalogue:
                      MappingProxyType(actions), MappingProxyType(policies),
                      MappingProxyType(events), settings.bill_shock_ratio, retain,
                      settings.history_max_entries, index)
+
+
+def _read(root: Path, problems: Problems) -> tuple[dict[str, bytes], dict[str, object]]:
+    """Each file's bytes (for the version hash) and its YAML document, when readable."""
+    raw: dict[str, bytes] = {}
+    docs: dict[str, object] = {}
+    for name in FILES:
+        try:
+            raw[name] = (root / name).read_bytes()
+        except FileNotFoundError:
+            problems.add(name, "$", "file not found")
+            continue
+        except OSError as exc:
+            problems.add(name, "$", f"cannot read: {exc.strerror}")
+            continue
+        doc = parse_yaml(name, raw[name], problems)
+        if doc is not None or not raw[name].strip():
+            docs[name] = doc  # an empty file is read as empty, and reported as such
+    return raw, docs

@@ -53,13 +53,15 @@ def parse_mots(loc: Loc, doc: object) -> dict[str, MoT]:
         if not lines and isinstance(m.get("product_lines"), list):
             (at / "product_lines").err("must list at least one product line")
         econ = _economics(at / "economics", m.get("economics"), lines)
-        if mot_id is None or name is None or econ is None or not lines:
+        # A MoT whose figures are wrong is kept (the problem is reported): programs and
+        # events naming it must not all fail as "unknown MoT".
+        if mot_id is None or name is None or not lines:
             continue
         if mot_id in out:
             (at / "id").err(f"duplicate MoT id {mot_id!r}")
             continue
         ordered = tuple(line for line in PRODUCT_LINES if line in lines)
-        out[mot_id] = MoT(mot_id, name, ordered, MappingProxyType(econ))
+        out[mot_id] = MoT(mot_id, name, ordered, MappingProxyType(econ or {}))
     return out
 
 

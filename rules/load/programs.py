@@ -46,8 +46,9 @@ def _table(loc: Loc, node: object, mots: dict[str, MoT] | None):  # type: ignore
     m = mapping(loc, node, optional=PRODUCT_LINES)
     if m is None:
         return None
+    # Bad entries are reported and left out; the program stays, so that its actions are
+    # still checked against it instead of all failing as "unknown program".
     table: dict[str, tuple[str, ...]] = {}
-    ok = True
     for line in PRODUCT_LINES:
         if line not in m:
             table[line] = ()
@@ -60,18 +61,15 @@ def _table(loc: Loc, node: object, mots: dict[str, MoT] | None):  # type: ignore
         for iat, v in items(at, m[line]):
             mot = ident(iat, v)
             if mot is None:
-                ok = False
-            elif mots is not None and mot not in mots:
+                continue
+            if mots is not None and mot not in mots:
                 iat.err(f"unknown MoT {mot!r}")
-                ok = False
             elif mots is not None and line not in mots[mot].product_lines:
                 iat.err(f"MoT {mot!r} does not exist on {line} "
                         f"(only {', '.join(mots[mot].product_lines)})")
-                ok = False
             elif mot in got:
                 iat.err(f"MoT {mot!r} is listed twice")
-                ok = False
             else:
                 got.append(mot)
         table[line] = tuple(got)
-    return MappingProxyType(table) if ok else None
+    return MappingProxyType(table)

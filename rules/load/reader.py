@@ -20,6 +20,9 @@ class Problems:
     def add(self, file: str, path: str, message: str) -> None:
         self.items.append(f"{file}: {path or '$'}: {message}")
 
+    def about(self, file: str) -> bool:
+        return any(p.startswith(f"{file}: ") for p in self.items)
+
 
 @dataclass(frozen=True)
 class Loc:
