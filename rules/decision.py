@@ -14,10 +14,21 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAMESPACE = bytes.fromhex("6f1c3a52d0e84b7fa1c2b9e5d4a70c31")
 
 
+_DAY_MS = 86_400_000
+_dates: dict[int, str] = {}  # day number -> "YYYY-MM-DDT": most decisions share a few days
+
+
 def rfc3339_ms(ms: int) -> str:
     """Epoch milliseconds as RFC 3339 UTC with milliseconds, e.g. 2024-05-01T12:00:00.250Z."""
-    dt = _EPOCH + timedelta(milliseconds=ms)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    day, rest = divmod(ms, _DAY_MS)
+    date = _dates.get(day)
+    if date is None:
+        date = f"{_EPOCH + timedelta(days=day):%Y-%m-%dT}"
+        if len(_dates) < 4096:
+            _dates[day] = date
+    s, milli = divmod(rest, 1000)
+    m, s = divmod(s, 60)
+    return f"{date}{m // 60:02d}:{m % 60:02d}:{s:02d}.{milli:03d}Z"
 
 
 def decision_id(event_id: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 from rules.errors import InvalidEvent
@@ -14,7 +14,6 @@ from rules.model import INTERACTION_CHANNELS, PRODUCT_LINES
 MAX_ID = 128
 MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; epoch ms from 0 up to this
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 _LINES = frozenset(PRODUCT_LINES)
 _CHANNELS = frozenset(INTERACTION_CHANNELS)
 _RFC3339 = re.compile(
@@ -98,19 +97,38 @@ def parse_ts(v: object) -> int:
 
 
 def _rfc3339_ms(m: re.Match[str]) -> int | None:
-    y, mo, d, h, mi, s, frac, z, sign, oh, om = m.groups()
-    try:
-        # A leap second (:60) is read as the last millisecond-aligned second of the minute.
-        dt = datetime(int(y), int(mo), int(d), int(h), int(mi), min(int(s), 59), tzinfo=UTC)
-    except ValueError:
+    y, mo, d, h, mi, sec, frac, z, sign, oh, om = m.groups()
+    days = _day(y, mo, d)
+    hour, minute, second = int(h), int(mi), int(sec)
+    if days is None or hour > 23 or minute > 59 or second > 60:
         return None
-    if z is None and (int(oh) > 23 or int(om) > 59):
-        return None
-    ms = (dt - _EPOCH) // _MS + (int(frac[:3].ljust(3, "0")) if frac else 0)
+    # A leap second (:60) is read as the last second of the minute.
+    ms = (((days * 24 + hour) * 60 + minute) * 60 + min(second, 59)) * 1000
+    if frac:
+        ms += int(frac[:3].ljust(3, "0"))
     if z is None:
+        if int(oh) > 23 or int(om) > 59:
+            return None
         offset = (int(oh) * 60 + int(om)) * 60_000
         ms += -offset if sign == "+" else offset
     return ms
+
+
+_days: dict[tuple[str, str, str], int] = {}  # a stream's events share a few dates
+
+
+def _day(y: str, mo: str, d: str) -> int | None:
+    """Days since 1970-01-01 of a calendar date, None if there is no such date."""
+    key = (y, mo, d)
+    got = _days.get(key)
+    if got is None:
+        try:
+            got = (datetime(int(y), int(mo), int(d), tzinfo=UTC) - _EPOCH).days
+        except ValueError:
+            return None
+        if len(_days) < 4096:
+            _days[key] = got
+    return got
 
 
 def _show(v: object) -> str:
