@@ -25,7 +25,8 @@ def _worker(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from streams.app import app
 
-    sys.argv = ["arbiter", "worker", "-l", args.loglevel]
+    level = {"warning": "warn", "critical": "crit"}.get(args.loglevel, args.loglevel)
+    sys.argv = ["arbiter", "worker", "-l", level, "--without-web"]
     app.main()
     return 0
 

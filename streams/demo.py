@@ -60,8 +60,8 @@ async def _run(settings: Settings, count: int, rate: float, deadline: float,
     for _, value in records:
         try:
             wanted.add(orjson.loads(value)["event_id"])
-        except Exception:  # noqa: BLE001 - the malformed ones the worker must dead-letter
-            continue
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue  # the malformed ones, which the worker must dead-letter
     producer = kafka.producer(settings)
     await producer.start()
 
@@ -119,7 +119,8 @@ def _summary(result: dict[str, object], seconds: float) -> str:
     lines.append("decisions         " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
     for name in ("programs", "channels"):
         c: Counter[str] = result[name]  # type: ignore[assignment]
-        lines.append(f"actions by {name[:-1]:<7}" + ", ".join(f"{k} {v}" for k, v in c.most_common()))
+        counts = ", ".join(f"{k} {v}" for k, v in c.most_common())
+        lines.append(f"actions by {name[:-1]:<7}{counts}")
     m = result["metrics"]
     if isinstance(m, dict) and m.get("mots"):
         for key in ("value", "risk"):

@@ -7,6 +7,7 @@ import logging
 import time
 
 import orjson
+from aiokafka import AIOKafkaProducer
 
 from rules import Catalogue, load_catalogue
 from streams import kafka, metrics
@@ -27,8 +28,9 @@ class Runtime:
         self.stats = WorkerStats()
         self._lock = asyncio.Lock()
         self._started = False
-        self.producer = kafka.producer(settings)
-        self.store = Store(settings.redis_url, settings.redis_prefix, settings.dedupe_ttl_s)
+        # Clients are made in start(): aiokafka wants a running loop.
+        self.producer: AIOKafkaProducer | None = None
+        self.store: Store | None = None
         self.emitter: Emitter | None = None
         self.pipeline: Pipeline | None = None
 
@@ -38,7 +40,10 @@ class Runtime:
                 return
             topics = kafka.all_topics(self.settings)
             await kafka.ensure_topics(self.settings, topics, self.settings.partitions)
+            self.producer = kafka.producer(self.settings)
             await self.producer.start()
+            self.store = Store(self.settings.redis_url, self.settings.redis_prefix,
+                               self.settings.dedupe_ttl_s)
             counts = {t: len(await self.producer.partitions_for(t)) for t in topics}
             self.emitter = Emitter(self.producer, self.settings.topics, counts)
             self.pipeline = Pipeline(self.catalogue, self.store, self.emitter, self.stats)
@@ -53,7 +58,7 @@ class Runtime:
         await self.pipeline.process(records)
 
     async def publish_metrics(self) -> dict[str, object] | None:
-        if not self._started or self.emitter is None:
+        if not self._started or self.producer is None or self.store is None:
             return None
         now_ms = int(time.time() * 1000)
         counts = await self.store.counts(self.settings.partitions, now_ms)
@@ -65,7 +70,8 @@ class Runtime:
         return record
 
     async def stop(self) -> None:
-        if self._started:
+        if self.producer is not None:
             await self.producer.stop()
-        await self.store.close()
+        if self.store is not None:
+            await self.store.close()
         self._started = False
