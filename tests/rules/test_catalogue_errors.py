@@ -61,8 +61,6 @@ def test_two_errors_in_two_files_are_both_reported(tmp_path, capsys) -> None:  #
     ({"programs.yaml": [("prepaid: [new_sim,", "prepaid: [new_contract, new_sim,")]},
      "programs.yaml: programs[0].mots.prepaid[0]: MoT 'new_contract' does not exist on prepaid "
      "(only postpaid, home)"),
-    ({"programs.yaml": [("    priority: 60\n", "    priority: 60\n    priority: 61\n")]},
-     "programs.yaml: line 25 column 5: YAML syntax error: duplicate key 'priority'"),
     ({"programs.yaml": [("kind: experience\n    priority: 40", "kind: loyal\n    priority: 40")]},
      "programs.yaml: programs[1].kind: kind 'loyal' is not one of commercial, experience, "
      "umbrella"),
@@ -106,6 +104,14 @@ def test_two_errors_in_two_files_are_both_reported(tmp_path, capsys) -> None:  #
 def test_each_kind_of_problem_is_named_with_file_and_path(tmp_path, edits, expected) -> None:  # type: ignore
     got = problems(broken(tmp_path, edits))
     assert any(p.startswith(expected) for p in got), got
+
+
+def test_yaml_problems_name_the_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = broken(tmp_path, {"programs.yaml": [("    priority: 60\n",
+                                                "    priority: 60\n    priority: 61\n")]})
+    line = (root / "programs.yaml").read_text().splitlines().index("    priority: 61") + 1
+    assert problems(root) == [
+        f"programs.yaml: line {line} column 5: YAML syntax error: duplicate key 'priority'"]
 
 
 def test_a_program_table_entry_without_an_action_is_a_gap(tmp_path) -> None:  # type: ignore

@@ -49,7 +49,7 @@ SCENARIOS = {
         H, ("lc_auto_top_up",), 24 * H, "action"),
     "retention_cooldown": Scenario(
         [act(0, "retention", "sms")], ev("cancellation_requested", "postpaid"),
-        48 * H, ("ret_save_call", "ret_save_sms"), 72 * H, "suppressed"),
+        48 * H, ("ret_save_call", "ret_save_sms"), 72 * H, "action"),  # lifecycle's win-back
     "sms_weekly": Scenario(
         [act(0, "proactive_care", "sms"), act(D, "proactive_care", "sms"),
          act(2 * D, "proactive_care", "sms")],
