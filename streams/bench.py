@@ -1,0 +1,178 @@
+"""`arbiter bench`: throughput against a raw aiokafka loop and a naive Faust agent, latency
+under a fixed offered rate, and the worker's peak memory, in one run over the same events.
+
+Runs on the servers of ARBITER_KAFKA and ARBITER_REDIS_URL when both are set, otherwise on
+the local stack (started if needed, and only what it started is stopped at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
+
+from streams import stack
+from streams.bench_kit import BenchError
+from streams.bench_run import Bench, Options, Results
+from streams.settings import Settings
+
+TARGET_VS_RAW = 0.5
+TARGET_VS_NAIVE = 10.0
+TARGET_P99_MS = 50.0
+TARGET_RSS_MB = 300.0
+
+
+def parser() -> argparse.ArgumentParser:
+    d = Options()
+    p = argparse.ArgumentParser(prog="arbiter bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--json", action="store_true", help="print one JSON object, nothing else")
+    p.add_argument("--events", type=int, default=d.events, help="events for the throughput runs")
+    p.add_argument("--partitions", type=int, default=d.partitions, help="partitions per topic")
+    p.add_argument("--offered-eps", type=float, default=d.offered_eps,
+                   help="events/s offered in the latency phase")
+    p.add_argument("--latency-seconds", type=float, default=d.latency_s,
+                   help="length of the latency phase")
+    p.add_argument("--rss-customers", type=int, default=d.rss_customers,
+                   help="distinct customers (one event each) in the memory phase")
+    p.add_argument("--naive-events", type=int, default=d.naive_events,
+                   help="events the naive Faust agent decides (at most --events)")
+    p.add_argument("--skip-naive", action="store_true", help="no naive Faust run")
+    p.add_argument("--skip-rss", action="store_true",
+                   help="no memory phase (the throughput worker's peak is reported)")
+    return p
+
+
+def options(argv: list[str]) -> tuple[Options, bool]:
+    p = parser()
+    a = p.parse_args(argv)
+    for name in ("events", "partitions", "rss_customers", "naive_events"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if a.offered_eps <= 0 or a.latency_seconds <= 1:
+        p.error("--offered-eps must be positive and --latency-seconds over 1 (warm-up second)")
+    return Options(a.events, a.partitions, a.offered_eps, a.latency_seconds, a.rss_customers,
+                   a.naive_events, a.skip_naive, a.skip_rss), a.json
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
+def payload(r: Results, opts: Options) -> dict[str, object]:
+    """The --json object: exactly these keys."""
+    raw = r.raw.eps if r.raw else None
+    arbiter = r.arbiter.rate.eps if r.arbiter else None
+    naive = r.naive.rate.eps if r.naive else None
+    rss = r.rss or r.arbiter
+    return {
+        "raw_passthrough_eps": round(raw, 1) if raw else None,
+        "arbiter_eps": round(arbiter, 1) if arbiter else None,
+        "naive_faust_eps": round(naive, 1) if naive else None,
+        "arbiter_vs_raw": _ratio(arbiter, raw),
+        "arbiter_vs_naive": _ratio(arbiter, naive),
+        "latency_ms": {"p50": r.latency.p50, "p99": r.latency.p99} if r.latency else None,
+        "offered_eps": opts.offered_eps,
+        "worker_rss_mb": round(rss.peak_mb, 1) if rss else None,
+    }
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else "met" if ok else "NOT MET"
+
+
+def human(r: Results, opts: Options, settings: Settings) -> str:
+    j = payload(r, opts)
+    vs_raw, vs_naive = j["arbiter_vs_raw"], j["arbiter_vs_naive"]
+    lines = [f"arbiter bench: {opts.events:,} events, {opts.partitions} partitions, "
+             f"Kafka {settings.kafka}, Redis {settings.redis_url}",
+             f"(machine with {os.cpu_count()} cores shared by broker, Redis, worker and bench: "
+             "figures are noisy, repeat runs before comparing)", ""]
+    if r.raw:
+        lines.append(f"raw aiokafka passthrough  {r.raw.eps:>9,.0f} events/s  "
+                     f"({r.raw.count:,} timed in {r.raw.seconds:.1f} s)")
+    if r.arbiter:
+        a = r.arbiter
+        lines.append(f"arbiter worker            {a.rate.eps:>9,.0f} events/s  "
+                     f"({a.rate.count:,} timed in {a.rate.seconds:.1f} s, startup excluded; "
+                     f"{a.decisions:,} decisions, {a.deadletter:,} dead letters)")
+    if r.naive:
+        n = r.naive
+        lines.append(f"naive Faust agent         {n.rate.eps:>9,.0f} events/s  "
+                     f"(only the first {n.decisions + n.deadletter:,} events; "
+                     f"{n.rate.count:,} timed in {n.rate.seconds:.1f} s)")
+    lines.append("")
+    lines.append(_target("arbiter / raw", vs_raw, f">= {TARGET_VS_RAW}", TARGET_VS_RAW))
+    lines.append(_target("arbiter / naive", vs_naive, f">= {TARGET_VS_NAIVE:g}", TARGET_VS_NAIVE))
+    lines += _latency_lines(r, opts)
+    lines += _rss_lines(r)
+    return "\n".join(lines)
+
+
+def _target(name: str, value: object, wanted: str, floor: float) -> str:
+    if not isinstance(value, float):
+        return f"{name:<25} {'-':>9}            target {wanted:<9} n/a"
+    return f"{name:<25} {value:>9.2f}            target {wanted:<9} {_verdict(value >= floor)}"
+
+
+def _latency_lines(r: Results, opts: Options) -> list[str]:
+    if r.latency is None:
+        return []
+    lat = r.latency
+    ok = lat.p99 <= TARGET_P99_MS if opts.offered_eps >= 5000 else None
+    return [f"latency p50 / p99         {lat.p50:>5.0f} / {lat.p99:<5.0f} ms   target p99 <= "
+            f"{TARGET_P99_MS:g} ms at 5,000/s {_verdict(ok)}",
+            f"  (offered {opts.offered_eps:,.0f}/s, sent {lat.achieved_eps:,.0f}/s for "
+            f"{opts.latency_s:g} s; {lat.samples:,} decisions after the 1 s warm-up, "
+            f"{lat.missing:,} missing; event CreateTime to decision LogAppendTime)"]
+
+
+def _rss_lines(r: Results) -> list[str]:
+    run = r.rss or r.arbiter
+    if run is None:
+        return []
+    what = (f"over {run.decisions + run.deadletter:,} events, each from a new customer; "
+            f"the worker ran at {run.rate.eps:,.0f} events/s" if r.rss
+            else "during the throughput run (memory phase skipped)")
+    ok = run.peak_mb <= TARGET_RSS_MB
+    return [f"worker peak RSS           {run.peak_mb:>9.1f} MB         target <= "
+            f"{TARGET_RSS_MB:g} MB {_verdict(ok)}", f"  ({what})"]
+
+
+def _servers(base: Settings) -> tuple[Settings, tuple[str, ...]]:
+    """The given servers when both are set, else the local stack (and what up() started)."""
+    if os.environ.get("ARBITER_KAFKA") and os.environ.get("ARBITER_REDIS_URL"):
+        return base, ()
+    info = stack.up()
+    return base.with_(kafka=info.kafka, redis_url=info.redis_url), info.started
+
+
+def main(argv: list[str]) -> int:
+    opts, as_json = options(argv)
+    try:
+        settings, started = _servers(Settings.from_env())
+    except stack.StackError as exc:
+        print(f"arbiter bench: {exc}", file=sys.stderr)
+        return exc.code
+    log_dir = Path(tempfile.mkdtemp(prefix="arbiter-bench-"))
+    try:
+        results = asyncio.run(Bench(settings, opts, log_dir).run())
+    except (BenchError, KafkaError, RedisError, OSError) as exc:
+        print(f"arbiter bench: {exc}\n(worker logs in {log_dir})", file=sys.stderr)
+        return 1
+    finally:
+        if started:
+            stack.down(started)
+    shutil.rmtree(log_dir, ignore_errors=True)
+    if as_json:
+        print(orjson.dumps(payload(results, opts)).decode())
+    else:
+        print(human(results, opts, settings))
+    return 0

@@ -1,0 +1,180 @@
+"""Event produced to decision produced, for a caught-up worker under a fixed offered rate.
+
+The input's time is the CreateTime this producer sets on each record (kept per event_id);
+the decision's is the broker's LogAppendTime on a decisions topic created with it, so
+the figure covers the worker's consume, decide and produce up to the broker having it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from tqdm import tqdm
+
+from streams import kafka, synthetic
+from streams.bench_kit import BenchError, create_topics, output_topics
+from streams.bench_worker import ARBITER, WorkerProc
+from streams.emit import partition_for
+from streams.settings import Settings
+
+TICK_S = 0.005  # pacing step: at 5,000/s about 25 events per step
+WARMUP_MS = 1000  # decisions of events sent in the first second are dropped
+DRAIN_S = 20.0  # after the last send, how long to wait for the last decisions
+SETTLE_S = 3.0  # probes answered fast this long in a row before the offered load starts
+
+Item = tuple[bytes, bytes, str]  # key, value, event_id
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    p50: float
+    p99: float
+    samples: int
+    missing: int  # offered events with no decision seen in time
+    achieved_eps: float  # what the pacer really sent
+
+
+async def measure(settings: Settings, partitions: int, rate: float, seconds: float,
+                  log_dir: Path, bar: tqdm) -> tuple[Latency, WorkerProc]:
+    t = settings.topics
+    await create_topics(settings, [t.events, *output_topics(settings)], partitions,
+                        {t.decisions: {"message.timestamp.type": "LogAppendTime"}})
+    items = _items(max(1, int(rate * seconds)))
+    worker = WorkerProc(settings, ARBITER, log_dir).start()
+    consumer = kafka.consumer(settings, group_id=None, max_poll_records=5000)
+    producer = kafka.producer(settings)
+    await consumer.start()
+    await producer.start()
+    try:
+        consumer.assign([TopicPartition(t.decisions, p) for p in range(partitions)])
+        await _catch_up(worker, producer, consumer, t.events)
+        sent: dict[str, int] = {}
+        pacer = asyncio.create_task(_offer(producer, t.events, partitions, items, rate, sent))
+        lat = await _collect(worker, consumer, pacer, sent, len(items), bar)
+        worker.sample()
+        return lat, worker
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def _items(n: int) -> list[Item]:
+    out = []
+    for ev in synthetic.events(n):  # unseeded: fresh event ids on every call
+        out.append((str(ev["customer_id"]).encode(), orjson.dumps(ev), str(ev["event_id"])))
+    return out
+
+
+async def _catch_up(worker: WorkerProc, producer: AIOKafkaProducer,
+                    consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 120.0) -> None:
+    """Probe events, one at a time, until each has come back decided within a quarter of a
+    second for SETTLE_S in a row: the worker has joined, caught up and finished starting
+    (in its first seconds a fresh worker answers in hundreds of ms, which is startup)."""
+    deadline = time.monotonic() + timeout_s
+    since: float | None = None
+    for key, value, eid in _items(int(timeout_s * 20)):
+        worker.check()
+        now = time.monotonic()
+        if now > deadline:
+            break
+        if since is not None and now - since >= SETTLE_S:
+            return
+        await producer.send_and_wait(topic, value, key=key)
+        fast = await _decided(consumer, eid, 0.25)
+        since = (since or now) if fast else None
+    raise BenchError(f"latency: the worker did not settle in {timeout_s:.0f} s:\n"
+                     f"{worker.log_tail()}")
+
+
+async def _decided(consumer: AIOKafkaConsumer, event_id: str, within_s: float) -> bool:
+    until = time.monotonic() + within_s
+    while time.monotonic() < until:
+        for msgs in (await consumer.getmany(timeout_ms=50)).values():
+            if any(_event_id(m.value) == event_id for m in msgs):
+                return True
+    return False
+
+
+async def _offer(producer: AIOKafkaProducer, topic: str, partitions: int, items: list[Item],
+                 rate: float, sent: dict[str, int]) -> float:
+    """Send items at `rate`, in keyed record batches per step; returns the achieved rate."""
+    start, i, futures = time.monotonic(), 0, []
+    while i < len(items):
+        due = min(len(items), int((time.monotonic() - start) * rate) + 1)
+        if due > i:
+            now_ms = int(time.time() * 1000)
+            batches: dict[int, object] = {}
+            for key, value, eid in items[i:due]:
+                p = partition_for(key, partitions)
+                batch = batches.get(p)
+                if batch is None:
+                    batch = batches[p] = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=now_ms) is None:  # type: ignore[attr-defined]
+                    futures.append(await producer.send_batch(batch, topic, partition=p))
+                    batch = batches[p] = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=now_ms)  # type: ignore[attr-defined]
+                sent[eid] = now_ms
+            for p, batch in batches.items():
+                futures.append(await producer.send_batch(batch, topic, partition=p))
+            i = due
+        await asyncio.sleep(TICK_S)
+    elapsed = time.monotonic() - start
+    await asyncio.gather(*futures)
+    return len(items) / elapsed if elapsed > 0 else 0.0
+
+
+async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer, pacer: asyncio.Task[float],
+                   sent: dict[str, int], total: int, bar: tqdm) -> Latency:
+    first_ms: int | None = None
+    latencies: list[int] = []
+    seen = 0
+    drain_until: float | None = None
+    while seen < total:
+        worker.check()
+        if pacer.done() and drain_until is None:
+            drain_until = time.monotonic() + DRAIN_S
+        if drain_until is not None and time.monotonic() > drain_until:
+            break
+        polled = await consumer.getmany(timeout_ms=100)
+        for msgs in polled.values():
+            for m in msgs:
+                sent_ms = sent.get(_event_id(m.value))
+                if sent_ms is None:
+                    continue  # a catch-up event
+                seen += 1
+                if first_ms is None:
+                    first_ms = next(iter(sent.values()))  # the pacer's first step
+                if sent_ms >= first_ms + WARMUP_MS:
+                    latencies.append(m.timestamp - sent_ms)
+        bar.n = seen
+        bar.refresh()
+    achieved = await pacer
+    return _summary(latencies, total - seen, achieved)
+
+
+def _event_id(value: bytes | None) -> str:
+    """The event_id of a decision without parsing all of it (the decision is written in
+    contract order, event_id second); parsed in full otherwise."""
+    if not value:
+        return ""
+    i = value.find(b'"event_id":"')
+    if i >= 0:
+        j = value.find(b'"', i + 12)
+        return value[i + 12:j].decode()
+    return str(orjson.loads(value).get("event_id", ""))
+
+
+def _summary(latencies: list[int], missing: int, achieved: float) -> Latency:
+    if not latencies:
+        raise BenchError("latency: no decision came back after the warm-up second")
+    s = sorted(latencies)
+
+    def at(q: float) -> float:
+        return float(s[min(len(s) - 1, int(q * len(s)))])
+
+    return Latency(at(0.50), at(0.99), len(s), missing, achieved)

@@ -1,0 +1,92 @@
+"""The baseline: the arbiter's work written the way the Faust docs show, one event at a time.
+
+`python -m streams.bench_naive worker` (or `faust -A streams.bench_naive worker`), configured
+by the same ARBITER_* variables as the worker. Per event: decode and validate, classify,
+one Redis round trip (the INGEST script for this event alone), arbitrate, then an awaited
+`topic.send` for the decision and one for the action. The decision is not stored back
+(no RECORD round trip), which only flatters this baseline.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import faust
+import orjson
+
+from rules import InvalidEvent, arbitrate, classify, decode_history, load_catalogue
+from streams.codec import Record, dead_letter, decode_event
+from streams.settings import CHANNELS, Settings
+from streams.store import REPEAT, IngestItem, Store, field
+
+
+def _credentials(settings: Settings) -> faust.auth.Credentials | None:
+    # As streams.app does; importing it would build the real worker's app and runtime here.
+    sec = settings.security
+    kw = sec.aiokafka_kwargs()
+    if sec.protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=sec.sasl_username, password=sec.sasl_password,
+            mechanism=sec.sasl_mechanism or "PLAIN", ssl_context=kw.get("ssl_context"),
+        )
+    if sec.protocol == "SSL":
+        return faust.SSLCredentials(kw["ssl_context"])
+    return None
+
+
+settings = Settings.from_env()
+app = faust.App(
+    settings.group,
+    broker=";".join(f"kafka://{h.strip()}" for h in settings.kafka.split(",") if h.strip()),
+    broker_credentials=_credentials(settings),
+    key_serializer="raw",
+    value_serializer="raw",
+    topic_partitions=settings.partitions,
+    consumer_auto_offset_reset="earliest",
+    web_enabled=False,
+    datadir=str(Path(tempfile.gettempdir()) / f"naive-{settings.group}"),
+)
+events = app.topic(settings.topics.events, key_type=bytes, value_type=bytes)
+decisions = app.topic(settings.topics.decisions, key_type=bytes, value_type=bytes)
+deadletters = app.topic(settings.topics.deadletter, key_type=bytes, value_type=bytes)
+actions = {c: app.topic(settings.topics.action(c), key_type=bytes, value_type=bytes)
+           for c in CHANNELS}
+catalogue = load_catalogue(settings.rules_dir)
+store = Store(settings.redis_url, settings.redis_prefix, settings.dedupe_ttl_s)
+
+
+@app.agent(events)
+async def decide(stream: faust.StreamT) -> None:
+    async for value in stream:
+        msg = stream.current_event.message  # type: ignore[union-attr]
+        now_ms = int(time.time() * 1000)
+        try:
+            event = decode_event(value)
+        except InvalidEvent as exc:
+            rec = Record(msg.topic, msg.partition, msg.offset, msg.key, value, now_ms)
+            await deadletters.send(key=msg.key, value=dead_letter(rec, str(exc), now_ms))
+            continue
+        mots = classify(catalogue, event)
+        item = IngestItem(event.event_id, event.customer_id,
+                          [field(m, event.product_line) for m in mots])
+        got = (await store.ingest({msg.partition: [item]}, now_ms))[msg.partition][0]
+        key = event.customer_id.encode()
+        if got.kind == REPEAT:
+            await decisions.send(key=key, value=got.stored)
+            continue
+        decision = arbitrate(catalogue, event, mots, decode_history(got.history), now_ms)
+        body = orjson.dumps(decision.to_dict())
+        await decisions.send(key=key, value=body)
+        if decision.action is not None:
+            await actions[decision.action.channel].send(key=key, value=body)
+
+
+@app.on_before_shutdown.connect
+async def _close(app: faust.App, **_: object) -> None:
+    await store.close()
+
+
+if __name__ == "__main__":
+    app.main()

@@ -1,0 +1,153 @@
+"""A stream worker as a child process: timed by the records it writes, weighed through /proc."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from streams.bench_kit import BenchError, OffsetCounter, Rate
+from streams.settings import Settings
+
+# Exactly what `arbiter worker` runs (the Faust app streams.app), and the naive baseline.
+ARBITER = ["-m", "streams.cli", "worker", "-l", "warning"]
+NAIVE = ["-m", "streams.bench_naive", "worker", "-l", "warn", "--without-web"]
+
+
+def _status_kb(pid: int, name: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(name):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and all its descendants, from /proc/<pid>/task/*/children."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        for path in glob.glob(f"/proc/{pids[i]}/task/*/children"):
+            try:
+                with open(path) as f:
+                    pids.extend(int(c) for c in f.read().split())
+            except OSError:
+                continue
+        i += 1
+    return pids
+
+
+class WorkerProc:
+    def __init__(self, settings: Settings, argv: list[str], log_dir: Path) -> None:
+        self.settings = settings
+        self.argv = argv
+        self.log_path = log_dir / f"worker-{settings.group}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.peak_kb = 0
+
+    def start(self) -> WorkerProc:
+        env = {**os.environ, **self.settings.to_env()}
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen([sys.executable, *self.argv], env=env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def sample(self) -> None:
+        """Peak resident memory: the kernel's high-water mark (VmHWM), summed over the tree,
+        or the summed current RSS when that is higher."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        tree = process_tree(self.proc.pid)
+        hwm = sum(_status_kb(p, "VmHWM:") for p in tree)
+        rss = sum(_status_kb(p, "VmRSS:") for p in tree)
+        self.peak_kb = max(self.peak_kb, hwm, rss)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_kb / 1024
+
+    def check(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise BenchError(f"the worker exited with {self.proc.returncode}:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.sample()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    rate: Rate
+    decisions: int
+    deadletter: int
+    peak_mb: float  # the worker's peak resident memory up to the end of the run
+
+
+async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tqdm,
+                       startup_s: float = 120.0, stall_s: float = 60.0) -> Drained:
+    """Wait until `target` inputs are decided or dead-lettered; time it from the first output.
+
+    Startup (process, Faust, group join) is excluded: the clock starts at the first poll
+    that sees an output, and the outputs already there then are not counted.
+    """
+    t = worker.settings.topics
+    started = time.monotonic()
+    first: tuple[float, int] | None = None
+    last, last_change, last_sample = 0, started, 0.0
+    async with OffsetCounter(worker.settings, partitions) as counter:
+        while True:
+            worker.check()
+            counts = await counter.count(t.decisions, t.deadletter)
+            done, now = sum(counts.values()), time.monotonic()
+            if done and first is None:
+                first = (now, done)
+            if done != last:
+                bar.update(done - last)
+                last, last_change = done, now
+            if done >= target:
+                break
+            _check_stall(worker, first, now - started > startup_s, now - last_change > stall_s)
+            if now - last_sample > 0.5:
+                worker.sample()
+                last_sample = now
+            await asyncio.sleep(0.05)
+    worker.sample()
+    assert first is not None
+    return Drained(Rate(done - first[1], now - first[0]), counts[t.decisions],
+                   counts[t.deadletter], worker.peak_mb)
+
+
+def _check_stall(worker: WorkerProc, first: tuple[float, int] | None, late: bool,
+                 stalled: bool) -> None:
+    if first is None and late:
+        raise BenchError(f"no output from the worker after startup:\n{worker.log_tail()}")
+    if first is not None and stalled:
+        raise BenchError(f"the worker stopped making progress:\n{worker.log_tail()}")
