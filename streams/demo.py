@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -15,8 +16,12 @@ from pathlib import Path
 import orjson
 from aiokafka import TopicPartition
 
+from rules import InvalidEvent
 from streams import kafka, stack, synthetic, tail
+from streams.codec import decode_event
 from streams.settings import Settings
+
+TOP_MOTS = 12  # rows of the live MoT table
 
 
 def _start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
@@ -59,8 +64,8 @@ async def _run(settings: Settings, count: int, rate: float, deadline: float,
     wanted: set[str] = set()
     for _, value in records:
         try:
-            wanted.add(orjson.loads(value)["event_id"])
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+            wanted.add(decode_event(value).event_id)
+        except InvalidEvent:
             continue  # the malformed ones, which the worker must dead-letter
     producer = kafka.producer(settings)
     await producer.start()
@@ -79,8 +84,9 @@ async def _run(settings: Settings, count: int, rate: float, deadline: float,
     programs: Counter[str] = Counter()
     channels: Counter[str] = Counter()
     dead, last_metrics, last_line = 0, None, 0.0
+    final_by = deadline  # once all is decided, wait for one more metrics record, briefly
     try:
-        while len(wanted) > 0 and time.monotonic() < deadline:
+        while time.monotonic() < min(deadline, final_by):
             if worker.poll() is not None:
                 raise RuntimeError(f"the worker exited with {worker.returncode}")
             batch = await consumer.getmany(timeout_ms=300)
@@ -88,13 +94,18 @@ async def _run(settings: Settings, count: int, rate: float, deadline: float,
                 for m in msgs:
                     value = orjson.loads(m.value)
                     if tp.topic == t.metrics:
+                        if not wanted:
+                            final_by = 0.0  # the closing table counts everything
                         last_metrics = value
-                        print(tail.format_metrics(value), flush=True)
+                        top = {**value, "mots": value.get("mots", [])[:TOP_MOTS]}
+                        print(tail.format_metrics(top), flush=True)
                     elif tp.topic == t.deadletter:
                         dead += 1
                         print("DEAD  " + tail.format_deadletter(value), flush=True)
                     elif value.get("event_id") in wanted:
                         wanted.discard(value["event_id"])
+                        if not wanted:
+                            final_by = time.monotonic() + settings.metrics_interval + 2
                         outcomes[value["outcome"]] += 1
                         if value["outcome"] == "action":
                             programs[value["action"]["program"]] += 1
@@ -120,7 +131,7 @@ def _summary(result: dict[str, object], seconds: float) -> str:
     for name in ("programs", "channels"):
         c: Counter[str] = result[name]  # type: ignore[assignment]
         counts = ", ".join(f"{k} {v}" for k, v in c.most_common())
-        lines.append(f"actions by {name[:-1]:<7}{counts}")
+        lines.append(f"actions by {name[:-1]:<8}{counts}")
     m = result["metrics"]
     if isinstance(m, dict) and m.get("mots"):
         for key in ("value", "risk"):
@@ -136,6 +147,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rate", type=float, default=150.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=110.0, help="stop after this long")
     args = parser.parse_args(argv)
+    # Fresh topics answer "not leader" for a moment; the clients retry, the log need not shout.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     started = time.monotonic()
     info = stack.up()
     settings = Settings.from_env().with_(kafka=info.kafka, redis_url=info.redis_url,
