@@ -76,7 +76,7 @@ entries = st.one_of(
 )
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events(), st.lists(entries, max_size=30), st.integers(0, 10 * 86_400_000))
 def test_any_valid_event_gets_exactly_one_reproducible_decision(obj, stored, later) -> None:  # type: ignore
     event = parse_event(obj)
@@ -106,7 +106,7 @@ def test_any_valid_event_gets_exactly_one_reproducible_decision(obj, stored, lat
     assert out["rules_version"] == CAT.version
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(events(), st.lists(entries, max_size=20))
 def test_history_apply_matches_what_the_shell_stores(obj, stored) -> None:  # type: ignore
     event = parse_event(obj)
@@ -134,7 +134,7 @@ def _mutations(valid: dict[str, object]) -> st.SearchStrategy[object]:
     return st.one_of(drop, replace, json_values.filter(lambda v: not isinstance(v, dict)))
 
 
-@settings(max_examples=600)
+@settings(max_examples=600, deadline=None)
 @given(events().flatmap(_mutations))
 def test_malformed_input_raises_invalid_event_naming_a_field(obj) -> None:  # type: ignore
     try:
@@ -144,6 +144,7 @@ def test_malformed_input_raises_invalid_event_naming_a_field(obj) -> None:  # ty
         assert field in FIELDS, str(exc)
 
 
+@settings(deadline=None)
 @given(events(), st.sampled_from(["event_id", "customer_id", "type", "product_line", "ts"]))
 def test_a_missing_required_field_is_named(obj, name) -> None:  # type: ignore
     del obj[name]
@@ -155,6 +156,7 @@ def test_a_missing_required_field_is_named(obj, name) -> None:  # type: ignore
         raise AssertionError("accepted an event without " + name)
 
 
+@settings(deadline=None)
 @given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9999, 12, 30)),
        st.integers(-14 * 60, 14 * 60))
 def test_rfc3339_with_any_offset_is_the_same_instant(dt, offset_min) -> None:  # type: ignore
