@@ -85,12 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     if command is None:
         print(f"arbiter: unknown command {argv[0]!r}\n\n{USAGE}", file=sys.stderr)
         return 2
+    from rules import CatalogueError
     from streams.settings import SettingsError
 
     try:
         return command(argv[1:])  # type: ignore[operator]
     except SettingsError as exc:
         print(f"arbiter: {exc}", file=sys.stderr)
+        return 2
+    except CatalogueError as exc:
+        print(f"arbiter: the catalogue has {len(exc.problems)} problem(s):\n{exc}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
