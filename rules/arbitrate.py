@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from rules.decision import Candidate, Decision
 from rules.event import Event
 from rules.history import History, PastRisk
-from rules.lookup import Spec
+from rules.lookup import CandidateSet, Index, Spec
 from rules.model import Catalogue
 from rules.policy import Checker
 
-_MEMO_MAX = 200_000
+_MEMO_MAX = 50_000
 
 
 def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: History,
@@ -28,33 +28,18 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
     if not mots:
         return Decision(event, mots, "no_mot", None, (), version, now_ms)
     index = catalogue.index
-    specs = index.candidates(event.product_line, mots)
-    segs, attrs, channel = event.segments, event.attrs, event.channel
-    out: list[Candidate | None] = [None] * len(specs)
-    eligible: list[int] = []
-    for i, s in enumerate(specs):
-        if s.segments and s.segments.isdisjoint(segs):
-            out[i] = s.need
-        elif s.exclude and not s.exclude.isdisjoint(segs):
-            hit = next(x for x in segs if x in s.exclude)
-            out[i] = s.line("ineligible", f"ineligible: not for customers in segment {hit}")
-        elif s.inbound and channel is None:
-            out[i] = s.no_channel
-        else:
-            for test, line in s.when:
-                if not test(attrs):
-                    out[i] = line
-                    break
-            else:
-                eligible.append(i)
+    cs = index.candidates(event.product_line, mots)
+    screen = _screen(index, cs, event)
+    template, eligible = screen[0], screen[1]
     if not eligible:
-        return Decision(event, mots, "no_candidate", None, tuple(out), version,  # type: ignore
-                        now_ms)
+        return Decision(event, mots, "no_candidate", None, template, version, now_ms)  # type: ignore
+    specs, channel = cs.specs, event.channel
     risky = index.risk_mots
     own = [PastRisk(event.ts_ms, m) for m in mots if m in risky]
     checker = Checker(history, now_ms, own) if own or history.entries else None
+    out: list[Candidate | None] | None = None  # a copy of the template once anyone is held back
     winner = pick = None  # the final choice, and NBO's pick of the commercial offers
-    for i in eligible:
+    for i in eligible:  # type: ignore[attr-defined]
         s = specs[i]
         if winner is not None and (pick is not None or not s.nbo):
             if pick is not None:
@@ -66,6 +51,8 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
             else:
                 reason = checker.blocked(s.policies, s.program, s.action.channel)  # type: ignore
             if reason is not None:
+                if out is None:
+                    out = list(template)  # type: ignore[call-overload]
                 out[i] = s.line("suppressed", reason)
                 continue
         if winner is None:
@@ -74,6 +61,53 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
             pick = s
     if winner is None:
         return Decision(event, mots, "suppressed", None, tuple(out), version, now_ms)  # type: ignore
+    if out is None:  # nobody held back: the lines depend on the screen alone
+        lines = screen[2]
+        if lines is None:
+            lines = screen[2] = _ranked(index, list(template), specs, eligible, winner, pick)  # type: ignore
+    else:
+        lines = _ranked(index, out, specs, eligible, winner, pick)  # type: ignore[arg-type]
+    chosen = winner.chosen[channel] if winner.inbound else winner.chosen  # type: ignore
+    return Decision(event, mots, "action", chosen, lines, version, now_ms)  # type: ignore
+
+
+def _screen(index: Index, cs: CandidateSet, event: Event) -> list[object]:
+    """[candidate lines with only the ineligible ones filled, eligible positions, ranked lines
+    when nobody is held back (filled later)], memoized on what eligibility reads."""
+    segs, attrs, channel = event.segments, event.attrs, event.channel
+    memo = index.screens
+    try:
+        key: tuple[object, ...] | None = (cs.key, channel, segs, tuple(
+            [(type(v), v) for v in map(attrs.get, cs.fields)]))
+        got = memo.get(key)  # type: ignore[arg-type]
+    except TypeError:  # a list or an object among the attrs: not hashable, not memoized
+        key = got = None
+    if got is not None:
+        return got
+    out: list[Candidate | None] = [None] * len(cs.specs)
+    eligible = []
+    for i, s in enumerate(cs.specs):
+        if s.segments and s.segments.isdisjoint(segs):
+            out[i] = s.need
+        elif s.exclude and not s.exclude.isdisjoint(segs):
+            out[i] = s.excluded[next(x for x in segs if x in s.exclude)]
+        elif s.inbound and channel is None:
+            out[i] = s.no_channel
+        else:
+            for test, line in s.when:
+                if not test(attrs):
+                    out[i] = line
+                    break
+            else:
+                eligible.append(i)
+    got = [tuple(out), tuple(eligible), None]
+    if key is not None and len(memo) < _MEMO_MAX:
+        memo[key] = got
+    return got
+
+
+def _ranked(index: Index, out: list[Candidate | None], specs: tuple[Spec, ...],
+            eligible: tuple[int, ...], winner: Spec, pick: Spec | None) -> tuple[Candidate, ...]:
     memo, w, p = index.ranked, winner.n, -1 if pick is None else pick.n
     for i in eligible:
         if out[i] is None:
@@ -85,9 +119,7 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
                 if len(memo) < _MEMO_MAX:
                     memo[key] = line
             out[i] = line
-    chosen = winner.chosen[channel] if winner.inbound else winner.chosen  # type: ignore
-    return Decision(event, mots, "action", chosen, tuple(out), version,  # type: ignore[arg-type]
-                    now_ms)
+    return tuple(out)  # type: ignore[arg-type]
 
 
 def _rank(s: Spec, winner: Spec, pick: Spec | None) -> tuple[str, str]:

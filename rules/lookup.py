@@ -38,6 +38,7 @@ class Spec(NamedTuple):
     exclude: frozenset[str]
     # Ready-made candidate lines for the reasons an action is ineligible.
     need: Candidate  # the customer has none of `segments`
+    excluded: Mapping[str, Candidate]  # the customer has this one of `exclude`
     no_channel: Candidate  # an answer in the customer's channel, and the event has none
     when: tuple[tuple[Callable[[Mapping[str, object]], bool], Candidate], ...]
     # Outbound: the chosen action and its policies. Inbound: both keyed by the event channel.
@@ -90,9 +91,12 @@ class Index:
                         n += 1
                         specs.setdefault((line, mot), []).append(spec)
         self.specs = {k: tuple(sorted(v, key=_key)) for k, v in specs.items()}
-        self._merged: dict[tuple[str, tuple[str, ...]], tuple[Spec, ...]] = {}
-        # Memo of the candidate lines of lost and won actions: they depend only on the action,
-        # the winner and NBO's pick. Bounded: a few thousand keys in practice.
+        self._sets: dict[tuple[str, tuple[str, ...]], CandidateSet] = {}
+        # Memos (bounded) of what depends only on a few inputs. `screens`: per candidate set,
+        # channel, segments and the attrs conditions read: who is eligible (and the lines of
+        # those who are not), plus the ranked lines when no policy holds anyone back.
+        # `ranked`: the line of a lost or won action, given the winner and NBO's pick.
+        self.screens: dict[tuple[object, ...], list[object]] = {}
         self.ranked: dict[tuple[int, int, int], Candidate] = {}
 
     def _event_rules(self, et: EventType, line: str, mots: Mapping[str, MoT]) -> None:
@@ -134,26 +138,38 @@ class Index:
         def line(reason: str) -> Candidate:
             return Candidate(a.program, a.id, prog.priority, s, "ineligible", reason)
 
+        excluded = {x: line(f"ineligible: not for customers in segment {x}")
+                    for x in e.exclude_segments}
         return Spec(n, (-prog.priority, -s, a.id), a, a.program, prog.priority, s, mot,
                     a.commercial, a.inbound, nbo, e.segments, e.exclude_segments, line(need),
-                    line(_NO_CHANNEL),
+                    excluded, line(_NO_CHANNEL),
                     tuple((c.test, line(f"ineligible: needs {c.text}")) for c in e.when),
                     chosen, pols)  # type: ignore[arg-type]
 
-    def candidates(self, line: str, mots: tuple[str, ...]) -> tuple[Spec, ...]:
+    def candidates(self, line: str, mots: tuple[str, ...]) -> CandidateSet:
         """Every action at these MoTs, best first; an action at two MoTs counts once, best."""
-        if len(mots) == 1:
-            return self.specs.get((line, mots[0]), ())
         key = (line, mots)
-        got = self._merged.get(key)
+        got = self._sets.get(key)
         if got is None:
             seen: dict[str, Spec] = {}
             for s in sorted((s for m in mots for s in self.specs.get((line, m), ())), key=_key):
                 seen.setdefault(s.action.id, s)
-            got = tuple(seen.values())
-            if len(self._merged) < 4096:  # MoT combinations come from classify: a handful
-                self._merged[key] = got
+            got = CandidateSet(key, tuple(seen.values()))
+            if len(self._sets) < 4096:  # MoT combinations come from classify: a handful
+                self._sets[key] = got
         return got
+
+
+class CandidateSet:
+    """The candidates of one (product line, MoTs), and the attrs their conditions read."""
+
+    __slots__ = ("fields", "key", "specs")
+
+    def __init__(self, key: tuple[str, tuple[str, ...]], specs: tuple[Spec, ...]) -> None:
+        self.key = key
+        self.specs = specs
+        self.fields = tuple(sorted({f for s in specs for c in s.action.eligibility.when
+                                    for f in (c.field, c.of) if f is not None}))
 
 
 def _key(s: Spec) -> tuple[int, float, str]:

@@ -122,3 +122,27 @@ def test_an_interaction_mot_without_a_channel_is_not_answered(cat) -> None:  # t
     assert {c.action for c in d.candidates if c.reason == no_channel} >= {
         "loy_redeem_points", "lc_stage_next_step", "eng_usage_tips"}
     assert all(c.reason == no_channel or "required" in c.reason for c in d.candidates)
+
+
+def test_repeated_decisions_follow_what_eligibility_reads(cat) -> None:  # type: ignore
+    def decide(**extra: object):  # type: ignore[no-untyped-def]
+        e = ev("interaction", "postpaid", **extra)
+        return arbitrate(cat, e, classify(cat, e), History.empty(), T0)
+
+    billing = {"attrs": {"reason": "billing"}, "segments": ["high_value"]}
+    assert decide(channel="store", **billing).action.id == "ret_billing_save"
+    assert decide(channel="digital", **billing).action.channel == "digital"
+    offer = {"attrs": {"reason": "offer"}, "segments": ["high_value"]}
+    assert decide(channel="store", **offer).action.program == "lifecycle"
+    assert decide(channel="store", **billing).action.id == "ret_billing_save"
+
+    def first_invoice(first: object) -> str | None:
+        e = ev("invoice_issued", "home", attrs={"first": first, "amount": 40.0,
+                                                "average_amount": 40.0})
+        d = arbitrate(cat, e, classify(cat, e), History.empty(), T0)
+        return None if d.action is None else d.action.id
+
+    assert first_invoice(True) == "lc_first_invoice_explained"
+    assert first_invoice(1) is None  # 1 is neither true nor false
+    assert first_invoice(False) == "lc_e_bill"
+    assert first_invoice(True) == "lc_first_invoice_explained"

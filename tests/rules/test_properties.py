@@ -23,6 +23,7 @@ from rules import (
 from rules.history import encode_action, encode_risk
 
 CAT = load_catalogue()
+FRESH = load_catalogue()  # its memos are cleared before each use: decided from scratch
 NOW = 1_700_000_000_000
 DECISION_FIELDS = {"decision_id", "event_id", "customer_id", "product_line", "event_type",
                    "event_ts", "decided_ts", "mots", "outcome", "action", "candidates",
@@ -104,6 +105,10 @@ def test_any_valid_event_gets_exactly_one_reproducible_decision(obj, stored, lat
                       decode_history(stored), now)
     assert again.to_dict() == out
     assert out["rules_version"] == CAT.version
+    FRESH.index.screens.clear()
+    FRESH.index.ranked.clear()
+    scratch = arbitrate(FRESH, event, classify(FRESH, event), history, now)
+    assert scratch.to_dict() == out  # memoized and fresh decisions agree
 
 
 @settings(max_examples=300, deadline=None)
