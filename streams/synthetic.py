@@ -103,6 +103,10 @@ def _customer(rng: random.Random, cid: str) -> Customer:
         segments.append("fibre_area")
     if line == "postpaid" and rng.random() < 0.10:
         segments.append("high_value")
+    if rng.random() < 0.06:  # what a churn model would flag: retention answers these first
+        segments.append("churn_risk")
+    if line != "prepaid" and rng.random() < 0.08:
+        segments.append("converged")
     average = 0.0 if line == "prepaid" else round(rng.uniform(15.0, 80.0), 2)
     return Customer(cid, line, tuple(segments), average)
 
