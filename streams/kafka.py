@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -48,12 +49,10 @@ async def ensure_topics(settings: Settings, names: Iterable[str], partitions: in
         missing = [n for n in dict.fromkeys(names) if n not in existing]
         if not missing:
             return
-        try:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
             await admin.create_topics(
                 [NewTopic(name=n, num_partitions=partitions, replication_factor=1) for n in missing]
             )
-        except TopicAlreadyExistsError:
-            pass  # another worker created it first
         # Metadata for fresh topics reaches the broker's cache a moment later.
         for _ in range(50):
             if set(missing) <= set(await admin.list_topics()):
