@@ -106,7 +106,7 @@ def human(r: Results, opts: Options, settings: Settings) -> str:
     if r.naive:
         n = r.naive
         lines.append(f"naive Faust agent         {n.rate.eps:>9,.0f} events/s  "
-                     f"(only the first {n.decisions + n.deadletter:,} events; "
+                     f"(the first {min(opts.events, opts.naive_events):,} events only, "
                      f"{n.rate.count:,} timed in {n.rate.seconds:.1f} s)")
     lines.append("")
     lines.append(_target("arbiter / raw", vs_raw, f">= {TARGET_VS_RAW}", TARGET_VS_RAW))
