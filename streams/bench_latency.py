@@ -24,7 +24,9 @@ from streams.settings import Settings
 
 TICK_S = 0.005  # pacing step: at 5,000/s about 25 events per step
 WARMUP_MS = 1000  # decisions of events sent in the first second are dropped
-DRAIN_S = 20.0  # after the last send, how long to wait for the last decisions
+# After the last send, wait for the rest as long as decisions keep coming: a worker behind
+# the offered rate still has every late decision counted, at its real latency.
+IDLE_S = 15.0
 SETTLE_S = 3.0  # probes answered fast this long in a row before the offered load starts
 
 Item = tuple[bytes, bytes, str]  # key, value, event_id
@@ -41,24 +43,38 @@ class Latency:
 
 async def measure(settings: Settings, partitions: int, rate: float, seconds: float,
                   log_dir: Path, bar: tqdm) -> tuple[Latency, WorkerProc]:
+    """Latency of a fresh arbiter worker; the caller stops the worker it gets back."""
     t = settings.topics
     await create_topics(settings, [t.events, *output_topics(settings)], partitions,
                         {t.decisions: {"message.timestamp.type": "LogAppendTime"}})
     items = _items(max(1, int(rate * seconds)))
     worker = WorkerProc(settings, ARBITER, log_dir).start()
-    consumer = kafka.consumer(settings, group_id=None, max_poll_records=5000)
-    producer = kafka.producer(settings)
+    try:
+        lat = await _run(worker, partitions, items, rate, bar)
+    except BaseException:
+        worker.stop()
+        raise
+    worker.sample()
+    return lat, worker
+
+
+async def _run(worker: WorkerProc, partitions: int, items: list[Item], rate: float,
+               bar: tqdm) -> Latency:
+    t = worker.settings.topics
+    consumer = kafka.consumer(worker.settings, group_id=None, max_poll_records=5000)
+    producer = kafka.producer(worker.settings)
     await consumer.start()
     await producer.start()
+    pacer: asyncio.Task[float] | None = None
     try:
         consumer.assign([TopicPartition(t.decisions, p) for p in range(partitions)])
         await _catch_up(worker, producer, consumer, t.events)
         sent: dict[str, int] = {}
         pacer = asyncio.create_task(_offer(producer, t.events, partitions, items, rate, sent))
-        lat = await _collect(worker, consumer, pacer, sent, len(items), bar)
-        worker.sample()
-        return lat, worker
+        return await _collect(worker, consumer, pacer, sent, len(items), bar)
     finally:
+        if pacer is not None and not pacer.done():
+            pacer.cancel()
         await producer.stop()
         await consumer.stop()
 
@@ -132,15 +148,14 @@ async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer, pacer: asynci
                    sent: dict[str, int], total: int, bar: tqdm) -> Latency:
     first_ms: int | None = None
     latencies: list[int] = []
-    seen = 0
-    drain_until: float | None = None
+    seen, last_seen = 0, time.monotonic()
     while seen < total:
         worker.check()
-        if pacer.done() and drain_until is None:
-            drain_until = time.monotonic() + DRAIN_S
-        if drain_until is not None and time.monotonic() > drain_until:
+        if pacer.done() and time.monotonic() - last_seen > IDLE_S:
             break
         polled = await consumer.getmany(timeout_ms=100)
+        if polled:
+            last_seen = time.monotonic()
         for msgs in polled.values():
             for m in msgs:
                 sent_ms = sent.get(_event_id(m.value))
