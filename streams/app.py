@@ -6,9 +6,8 @@ import tempfile
 from pathlib import Path
 
 import faust
-from faust.types import EventT
 
-from streams.codec import Record
+from streams.consume import consume
 from streams.runtime import Runtime
 from streams.settings import Settings
 
@@ -30,14 +29,11 @@ def credentials(settings: Settings) -> faust.auth.Credentials | None:
     return None
 
 
-def to_record(event: EventT) -> Record:
-    m = event.message
-    return Record(m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000))
-
-
 settings = Settings.from_env()
 app = faust.App(
-    settings.group,
+    # The events are consumed by streams.consume under ARBITER_GROUP; Faust's own consumer
+    # (which owns no topic here) joins a group of its own so the two never collide.
+    f"{settings.group}.app",
     broker=broker_url(settings),
     broker_credentials=credentials(settings),
     key_serializer="raw",
@@ -49,17 +45,13 @@ app = faust.App(
     broker_commit_interval=1.0,
     stream_buffer_maxsize=settings.batch_max * 4,
 )
-events_topic = app.topic(settings.topics.events, key_type=bytes, value_type=bytes,
-                         partitions=settings.partitions)
 runtime = Runtime(settings)
 
 
-@app.agent(events_topic, concurrency=1)
-async def decide(stream: faust.StreamT) -> None:
-    """Each poll's records, decided as one batch; Faust acks them only after it returns."""
-    await runtime.start()
-    async for batch in stream.take_events(settings.batch_max, within=0.01):
-        await runtime.process([to_record(e) for e in batch])
+@app.task
+async def decide() -> None:
+    """Every record of the events topic, decided one poll at a time (see streams.consume)."""
+    await consume(runtime)
 
 
 @app.timer(interval=settings.metrics_interval)

@@ -50,13 +50,13 @@ class Emitter:
     def send(self, topic: str, key: bytes | None, body: bytes) -> None:
         self._append(topic, key, body)
 
-    async def flush(self) -> None:
-        """Hand every batch to the producer and wait until the broker has them all."""
+    async def submit(self) -> asyncio.Future[list[object]]:
+        """Hand every batch to the producer; the returned future is done once all are acked."""
         batches = self._full + [(t, p, b) for (t, p), b in self._open.items()]
         self._full, self._open = [], {}
-        if not batches:
-            return
-        futures = [
-            await self.producer.send_batch(b, t, partition=p) for t, p, b in batches
-        ]
-        await asyncio.gather(*futures)
+        futures = [await self.producer.send_batch(b, t, partition=p) for t, p, b in batches]
+        return asyncio.gather(*futures)
+
+    async def flush(self) -> None:
+        """Hand every batch to the producer and wait until the broker has them all."""
+        await (await self.submit())

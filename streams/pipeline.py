@@ -6,6 +6,7 @@ decode -> classify (pure) -> Redis INGEST (one round trip) -> arbitrate (pure)
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -53,6 +54,14 @@ class Pipeline:
 
     async def process(self, records: Sequence[Record]) -> None:
         """Decide a batch; returns once Redis holds its state and Kafka has its outputs."""
+        await (await self.submit(records))
+
+    async def submit(self, records: Sequence[Record]) -> asyncio.Future[list[object]]:
+        """Decide a batch; returns once Redis holds its state, with the future of its outputs.
+
+        The caller may decide the next batch meanwhile, but commits this one's offsets only
+        after the future is done.
+        """
         now_ms = int(self.clock() * 1000)
         stats, emit, cat = self.stats, self.emitter, self.catalogue
         stats.events_in += len(records)
@@ -67,7 +76,7 @@ class Pipeline:
             pending[rec.partition].append(_Pending(rec, event, classify(cat, event)))
         if pending:
             await self._decide(pending, now_ms)
-        await emit.flush()
+        return await emit.submit()
 
     async def _decide(self, pending: dict[int, list[_Pending]], now_ms: int) -> None:
         cat, stats, emit = self.catalogue, self.stats, self.emitter

@@ -40,7 +40,8 @@ class Runtime:
                 return
             topics = kafka.all_topics(self.settings)
             await kafka.ensure_topics(self.settings, topics, self.settings.partitions)
-            self.producer = kafka.producer(self.settings)
+            # The emitter builds whole batches itself: nothing is gained by lingering.
+            self.producer = kafka.producer(self.settings, linger_ms=0)
             await self.producer.start()
             self.store = Store(self.settings.redis_url, self.settings.redis_prefix,
                                self.settings.dedupe_ttl_s)
@@ -52,10 +53,14 @@ class Runtime:
                      self.catalogue.version, self.settings.redis_prefix)
 
     async def process(self, records: list[Record]) -> None:
+        await (await self.submit(records))
+
+    async def submit(self, records: list[Record]) -> asyncio.Future[list[object]]:
+        """Decide a batch (Redis written); the future completes when Kafka has its outputs."""
         if self.pipeline is None:
             await self.start()
         assert self.pipeline is not None
-        await self.pipeline.process(records)
+        return await self.pipeline.submit(records)
 
     async def publish_metrics(self) -> dict[str, object] | None:
         if not self._started or self.producer is None or self.store is None:
