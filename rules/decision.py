@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Decision ids are uuid5(this namespace, event_id): the same event always gets the same id.
-_NAMESPACE = bytes.fromhex("6f1c3a52d0e84b7fa1c2b9e5d4a70c31")
+_NAMESPACE = uuid.UUID("6f1c3a52-d0e8-4b7f-a1c2-b9e5d4a70c31")
 
 
 _DAY_MS = 86_400_000
@@ -33,11 +33,7 @@ def rfc3339_ms(ms: int) -> str:
 
 def decision_id(event_id: str) -> str:
     """uuid5 (RFC 4122, SHA-1 name based) of the event id."""
-    h = bytearray(hashlib.sha1(_NAMESPACE + event_id.encode("utf-8")).digest()[:16])
-    h[6] = (h[6] & 0x0F) | 0x50
-    h[8] = (h[8] & 0x3F) | 0x80
-    x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    return str(uuid.uuid5(_NAMESPACE, event_id))
 
 
 class ChosenAction(NamedTuple):

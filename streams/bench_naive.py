@@ -16,10 +16,17 @@ from pathlib import Path
 import faust
 import orjson
 
-from rules import InvalidEvent, arbitrate, classify, decode_history, load_catalogue
+from rules import (
+    InvalidEvent,
+    arbitrate,
+    classify,
+    decode_history,
+    history_update,
+    load_catalogue,
+)
 from streams.codec import Record, dead_letter, decode_event
 from streams.settings import CHANNELS, Settings
-from streams.store import REPEAT, IngestItem, Store, field
+from streams.store import REPEAT, RecordItem, Store, field
 
 
 def _credentials(settings: Settings) -> faust.auth.Credentials | None:
@@ -69,8 +76,7 @@ async def decide(stream: faust.StreamT) -> None:
             await deadletters.send(key=msg.key, value=dead_letter(rec, str(exc), now_ms))
             continue
         mots = classify(catalogue, event)
-        item = IngestItem(event.event_id, event.customer_id,
-                          [field(m, event.product_line) for m in mots])
+        item = (event.event_id, event.customer_id, [field(m, event.product_line) for m in mots])
         got = (await store.ingest({msg.partition: [item]}, now_ms))[msg.partition][0]
         key = event.customer_id.encode()
         if got.kind == REPEAT:
@@ -78,6 +84,11 @@ async def decide(stream: faust.StreamT) -> None:
             continue
         decision = arbitrate(catalogue, event, mots, decode_history(got.history), now_ms)
         body = orjson.dumps(decision.to_dict())
+        update = history_update(catalogue, event, mots, decision, now_ms)
+        # The same state as the real worker keeps: the decision and the contact history.
+        await store.record(
+            {msg.partition: [RecordItem(event.event_id, body, event.customer_id, update.entries)]},
+            catalogue.history_retain_ms, catalogue.history_max_entries)
         await decisions.send(key=key, value=body)
         if decision.action is not None:
             await actions[decision.action.channel].send(key=key, value=body)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import orjson
 
@@ -13,8 +13,7 @@ from rules import Event, InvalidEvent, parse_event
 MAX_EVENT_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One consumed Kafka record, as the pipeline needs it."""
 
     topic: str

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -27,11 +27,10 @@ from rules import (
 from streams.codec import Record, dead_letter, decode_event
 from streams.emit import Emitter
 from streams.stats import WorkerStats
-from streams.store import FIRST, REPEAT, IngestItem, RecordItem, Store, field
+from streams.store import FIRST, REPEAT, RecordItem, Store, field
 
 
-@dataclass(slots=True)
-class _Pending:
+class _Pending(NamedTuple):
     record: Record
     event: Event
     mots: tuple[str, ...]
@@ -82,7 +81,7 @@ class Pipeline:
         cat, stats, emit = self.catalogue, self.stats, self.emitter
         groups = {
             p: [
-                IngestItem(
+                (
                     it.event.event_id,
                     it.event.customer_id,
                     [field(m, it.event.product_line) for m in it.mots],

@@ -6,7 +6,8 @@ so a Redis Cluster keeps them in one slot and the script stays legal there.
 
 # INGEST marks each event_id as seen (SET NX, the dedupe), bumps the MoT bucket counters
 # only the first time, and returns what arbitration needs.
-# ARGV: minute, hour, day, dedupe_ttl_s, then per event: event_id, customer_id, n, n fields.
+# ARGV: minute, hour, day, dedupe_ttl_s, then one JSON array of [event_id, customer_id,
+# [fields]] (one argument for the batch: packing arguments one by one cost more in Python).
 # Reply per event: {1, history...} for a first sighting (or a crashed earlier attempt that
 # stored no decision: it is decided again, counted once), {2, stored decision} for a repeat.
 INGEST = """
@@ -14,13 +15,11 @@ local tag = KEYS[1]
 local minute, hour, day, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local km, kh, kd = tag .. ':cm:' .. minute, tag .. ':ch:' .. hour, tag .. ':cd:' .. day
 local out, counted = {}, false
-local i = 5
-while i <= #ARGV do
-  local eid, cust, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+for _, ev in ipairs(cjson.decode(ARGV[5])) do
+  local eid, cust, fields = ev[1], ev[2], ev[3]
   local ekey = tag .. ':e:' .. eid
   if redis.call('SET', ekey, '', 'NX', 'EX', ttl) then
-    for j = 1, n do
-      local f = ARGV[i + 2 + j]
+    for _, f in ipairs(fields) do
       redis.call('HINCRBY', km, f, 1)
       redis.call('HINCRBY', kh, f, 1)
       redis.call('HINCRBY', kd, f, 1)
@@ -39,7 +38,6 @@ while i <= #ARGV do
       out[#out + 1] = h
     end
   end
-  i = i + 3 + n
 end
 if counted then
   redis.call('EXPIRE', km, 7200)
@@ -50,24 +48,23 @@ return out
 """
 
 # RECORD stores each decision under its event_id and appends the contact-history entries.
-# ARGV: dedupe_ttl_s, retain_ms, max_entries, then per event: event_id, decision, customer_id,
-# n, n entries (oldest first, so the list ends newest first).
+# ARGV: dedupe_ttl_s, retain_ms, max_entries, a JSON array of [event_id, customer_id,
+# [entries]] (entries oldest first, so the list ends newest first), then the decisions, one
+# argument each in the same order (kept as bytes: no escaping into JSON).
 RECORD = """
 local tag = KEYS[1]
 local ttl, retain, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local i = 4
-while i <= #ARGV do
-  local eid, decision, cust, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-  redis.call('SET', tag .. ':e:' .. eid, decision, 'EX', ttl)
-  if n > 0 then
+for i, ev in ipairs(cjson.decode(ARGV[4])) do
+  local eid, cust, entries = ev[1], ev[2], ev[3]
+  redis.call('SET', tag .. ':e:' .. eid, ARGV[4 + i], 'EX', ttl)
+  if #entries > 0 then
     local hkey = tag .. ':h:' .. cust
-    for j = 1, n do
-      redis.call('LPUSH', hkey, ARGV[i + 3 + j])
+    for _, entry in ipairs(entries) do
+      redis.call('LPUSH', hkey, entry)
     end
     redis.call('LTRIM', hkey, 0, cap - 1)
     redis.call('PEXPIRE', hkey, retain)
   end
-  i = i + 4 + n
 end
 return 1
 """

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import BusyLoadingError, NoScriptError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -26,22 +26,18 @@ TRANSIENT = (
 FIRST, REPEAT, RETRY = 1, 2, 3  # INGEST's reply kinds
 
 
-@dataclass(frozen=True, slots=True)
-class IngestItem:
-    event_id: str
-    customer_id: str
-    fields: Sequence[str]  # "mot|product_line" counters to bump
+# (event_id, customer_id, ["mot|product_line" counters to bump]), a plain tuple because the
+# batch goes to INGEST as one JSON array.
+IngestItem = tuple[str, str, list[str]]
 
 
-@dataclass(frozen=True, slots=True)
-class Ingested:
+class Ingested(NamedTuple):
     kind: int  # FIRST, REPEAT or RETRY
     history: list[bytes]  # for FIRST / RETRY
     stored: bytes | None  # the stored decision, for REPEAT
 
 
-@dataclass(frozen=True, slots=True)
-class RecordItem:
+class RecordItem(NamedTuple):
     event_id: str
     decision: bytes
     customer_id: str
@@ -99,12 +95,11 @@ class Store:
         minute, hour, day = buckets(now_ms)
         parts = list(groups)
 
-        calls = []
-        for p in parts:
-            args: list[object] = [minute, hour, day, self.dedupe_ttl_s]
-            for it in groups[p]:
-                args += (it.event_id, it.customer_id, len(it.fields), *it.fields)
-            calls.append(("INGEST", self.tag(p), args))
+        calls: list[tuple[str, str, list[object]]] = [
+            ("INGEST", self.tag(p),
+             [minute, hour, day, self.dedupe_ttl_s, orjson.dumps(groups[p])])
+            for p in parts
+        ]
         replies = await self._run(calls, "ingest")
         out: dict[int, list[Ingested]] = {}
         for p, reply in zip(parts, replies, strict=True):
@@ -122,12 +117,12 @@ class Store:
         if not parts:
             return
 
-        calls = []
+        calls: list[tuple[str, str, list[object]]] = []
         for p in parts:
-            args: list[object] = [self.dedupe_ttl_s, retain_ms, max_entries]
-            for it in groups[p]:
-                args += (it.event_id, it.decision, it.customer_id, len(it.entries), *it.entries)
-            calls.append(("RECORD", self.tag(p), args))
+            items = groups[p]
+            meta = orjson.dumps([(it.event_id, it.customer_id, it.entries) for it in items])
+            calls.append(("RECORD", self.tag(p), [self.dedupe_ttl_s, retain_ms, max_entries,
+                                                  meta, *(it.decision for it in items)]))
         await self._run(calls, "record")
 
     async def counts(self, partitions: int, now_ms: int) -> dict[str, list[int]]:
