@@ -14,15 +14,13 @@ INGEST = """
 local tag = KEYS[1]
 local minute, hour, day, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local km, kh, kd = tag .. ':cm:' .. minute, tag .. ':ch:' .. hour, tag .. ':cd:' .. day
-local out, counted = {}, false
+local out, bumps, counted = {}, {}, false
 for _, ev in ipairs(cjson.decode(ARGV[5])) do
   local eid, cust, fields = ev[1], ev[2], ev[3]
   local ekey = tag .. ':e:' .. eid
   if redis.call('SET', ekey, '', 'NX', 'EX', ttl) then
     for _, f in ipairs(fields) do
-      redis.call('HINCRBY', km, f, 1)
-      redis.call('HINCRBY', kh, f, 1)
-      redis.call('HINCRBY', kd, f, 1)
+      bumps[f] = (bumps[f] or 0) + 1  -- summed first: one HINCRBY per field per batch
       counted = true
     end
     local h = redis.call('LRANGE', tag .. ':h:' .. cust, 0, -1)
@@ -40,6 +38,11 @@ for _, ev in ipairs(cjson.decode(ARGV[5])) do
   end
 end
 if counted then
+  for f, n in pairs(bumps) do
+    redis.call('HINCRBY', km, f, n)
+    redis.call('HINCRBY', kh, f, n)
+    redis.call('HINCRBY', kd, f, n)
+  end
   redis.call('EXPIRE', km, 7200)
   redis.call('EXPIRE', kh, 93600)
   redis.call('EXPIRE', kd, 2764800)

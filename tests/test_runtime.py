@@ -37,6 +37,14 @@ async def running(stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
     assert worker.stop() == 0, worker.log_tail()
 
 
+def actions_arrived(s: Settings, seen: dict, ids: set[str]) -> bool:
+    """Every action decision among ids is also on its channel's topic (read in parallel)."""
+    decided = by_event(seen[s.topics.decisions])
+    on_channels = {d["event_id"] for t in s.topics.all_actions() for _, d in seen[t]}
+    return ids <= set(decided) and all(
+        d[0]["outcome"] != "action" or e in on_channels for e, d in decided.items() if e in ids)
+
+
 def by_event(seen: list[tuple[bytes | None, dict]]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for _, d in seen:
@@ -52,7 +60,7 @@ async def test_one_decision_per_event_and_actions_on_their_channel(running: Runn
     topics = [s.topics.decisions, *s.topics.all_actions()]
 
     def done(seen: dict) -> bool:
-        return ids <= set(by_event(seen[s.topics.decisions]))
+        return ids <= set(by_event(seen[s.topics.decisions])) and actions_arrived(s, seen, ids)
 
     seen = await collect(s, topics, done, running.worker)
     decisions = {k: v for k, v in by_event(seen[s.topics.decisions]).items() if k in ids}
@@ -147,7 +155,8 @@ async def test_known_events_end_as_the_catalogue_says(running: Running) -> None:
     topics = [s.topics.decisions, *s.topics.all_actions()]
 
     def done(seen: dict) -> bool:
-        return {e["event_id"] for e in known} <= set(by_event(seen[s.topics.decisions]))
+        ids = {e["event_id"] for e in known}
+        return ids <= set(by_event(seen[s.topics.decisions])) and actions_arrived(s, seen, ids)
 
     seen = await collect(s, topics, done, running.worker)
     got = by_event(seen[s.topics.decisions])
