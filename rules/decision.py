@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ _DAY_MS = 86_400_000
 _dates: dict[int, str] = {}  # day number -> "YYYY-MM-DDT": most decisions share a few days
 
 
+@lru_cache(maxsize=256)  # a batch's decisions share one decided time
 def rfc3339_ms(ms: int) -> str:
     """Epoch milliseconds as RFC 3339 UTC with milliseconds, e.g. 2024-05-01T12:00:00.250Z."""
     day, rest = divmod(ms, _DAY_MS)
