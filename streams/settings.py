@@ -92,7 +92,7 @@ class Settings:
     metrics_interval: float = 5.0
     partitions: int = 8
     batch_max: int = 2000
-    dedupe_ttl_s: int = 7 * 24 * 3600
+    dedupe_ttl_s: int = 24 * 3600
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     group: str = "mot-arbiter"
     redis_prefix: str = "nba"
@@ -115,7 +115,7 @@ class Settings:
             metrics_interval=_float(env, "ARBITER_METRICS_INTERVAL", 5.0),
             partitions=_int(env, "ARBITER_PARTITIONS", 8),
             batch_max=_int(env, "ARBITER_BATCH_MAX", 2000),
-            dedupe_ttl_s=_int(env, "ARBITER_DEDUPE_TTL_S", 7 * 24 * 3600),
+            dedupe_ttl_s=_int(env, "ARBITER_DEDUPE_TTL_S", 24 * 3600),
             worker_id=env.get("ARBITER_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}",
             group=env.get("ARBITER_GROUP") or "mot-arbiter",
             redis_prefix=env.get("ARBITER_REDIS_PREFIX") or "nba",
