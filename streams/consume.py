@@ -27,6 +27,7 @@ from streams.runtime import Runtime
 log = logging.getLogger(__name__)
 
 Offsets = dict[TopicPartition, OffsetAndMetadata]
+MAX_UNSETTLED = 8  # decided batches whose outputs may be in flight at once
 
 
 class _Loop(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -44,15 +45,21 @@ class _Loop(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("assigned %d partition(s)", len(assigned))
 
-    async def settle(self) -> None:
-        """Wait for the outputs of decided batches, then commit their offsets."""
-        if not self.unsettled or self.consumer is None:
+    async def settle(self, wait: bool = True) -> None:
+        """Commit the offsets of decided batches whose outputs the broker has acknowledged.
+
+        wait=False commits only the batches already acknowledged, in order, so the loop never
+        idles on acks; wait=True (rebalance, stop, a long queue) waits for all of them.
+        """
+        if self.consumer is None:
             return
         offsets: Offsets = {}
-        for future, batch_offsets in self.unsettled:
-            await future
+        while self.unsettled and (wait or self.unsettled[0][0].done()):
+            future, batch_offsets = self.unsettled.pop(0)
+            await future  # raises if the broker refused the batch: the worker must not commit
             offsets.update(batch_offsets)
-        self.unsettled = []
+        if not offsets:
+            return
         try:
             await self.consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
@@ -66,10 +73,11 @@ class _Loop(ConsumerRebalanceListener):  # type: ignore[misc]
                 for tp, msgs in polled.items() for m in msgs
             ]
             future = await self.runtime.submit(records)
-            await self.settle()  # the previous batch, acknowledged while this one was decided
             self.unsettled.append(
                 (future, {tp: OffsetAndMetadata(msgs[-1].offset + 1, "")
                           for tp, msgs in polled.items()}))
+            # Batches acknowledged meanwhile are committed; past a few in flight, wait.
+            await self.settle(wait=len(self.unsettled) > MAX_UNSETTLED)
 
 
 async def consume(runtime: Runtime) -> None:
@@ -85,13 +93,13 @@ async def consume(runtime: Runtime) -> None:
     await consumer.start()
     try:
         while True:
-            polled = await consumer.getmany(timeout_ms=0 if loop.unsettled else 100,
+            polled = await consumer.getmany(timeout_ms=5 if loop.unsettled else 100,
                                             max_records=s.batch_max)
             if polled:
                 await loop.step(polled)
             else:
                 async with loop.lock:
-                    await loop.settle()
+                    await loop.settle(wait=False)
     finally:
         try:
             async with loop.lock:
