@@ -42,8 +42,10 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     web_enabled=False,
     datadir=str(Path(tempfile.gettempdir()) / f"mot-arbiter-{settings.group}"),
-    broker_commit_interval=1.0,
-    stream_buffer_maxsize=settings.batch_max * 4,
+    # Faust's group owns no partitions, but a worker killed without goodbye still holds up the
+    # next one's start until this expires: seconds, not Faust's default minute.
+    broker_session_timeout=10.0,
+    broker_rebalance_timeout=10.0,
 )
 runtime = Runtime(settings)
 
