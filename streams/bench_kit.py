@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from tqdm import tqdm
 
 from streams import kafka
 from streams.emit import Emitter
-from streams.settings import Settings, Topics
+from streams.settings import Settings
 
 # Decisions and dedupe marks of a bench run need not outlive it; cleanup deletes them
 # anyway, this bounds what an interrupted run leaves in Redis.
@@ -39,28 +38,9 @@ class Rate:
         return self.count / self.seconds if self.seconds > 0 else 0.0
 
 
-def uid() -> str:
-    return uuid.uuid4().hex[:10]
-
-
 def isolated(base: Settings, events: str | None = None, tag: str = "b") -> Settings:
-    """Settings with output topics, consumer group and Redis keys no one else uses.
-
-    `events` keeps a shared input topic, so every pipeline reads the same records.
-    """
-    u = f"{tag}{uid()}"
-    return base.with_(
-        topics=Topics(
-            events=events or f"{u}.events",
-            decisions=f"{u}.decisions",
-            metrics=f"{u}.metrics",
-            deadletter=f"{u}.deadletter",
-            actions_prefix=f"{u}.actions.",
-        ),
-        group=f"g{u}",
-        redis_prefix=f"r{u}",
-        dedupe_ttl_s=BENCH_DEDUPE_TTL_S,
-    )
+    """Settings of their own for one measured pipeline (see Settings.isolated)."""
+    return base.isolated(tag, events).with_(dedupe_ttl_s=BENCH_DEDUPE_TTL_S)
 
 
 def output_topics(settings: Settings) -> list[str]:

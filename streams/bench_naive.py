@@ -9,9 +9,7 @@ one Redis round trip (the INGEST script for this event alone), arbitrate, then a
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import faust
 import orjson
@@ -25,35 +23,14 @@ from rules import (
     load_catalogue,
 )
 from streams.codec import Record, dead_letter, decode_event
+from streams.faust_conf import app_options
 from streams.settings import CHANNELS, Settings
 from streams.store import REPEAT, RecordItem, Store, field
-
-
-def _credentials(settings: Settings) -> faust.auth.Credentials | None:
-    # As streams.app does; importing it would build the real worker's app and runtime here.
-    sec = settings.security
-    kw = sec.aiokafka_kwargs()
-    if sec.protocol.startswith("SASL"):
-        return faust.SASLCredentials(
-            username=sec.sasl_username, password=sec.sasl_password,
-            mechanism=sec.sasl_mechanism or "PLAIN", ssl_context=kw.get("ssl_context"),
-        )
-    if sec.protocol == "SSL":
-        return faust.SSLCredentials(kw["ssl_context"])
-    return None
-
 
 settings = Settings.from_env()
 app = faust.App(
     settings.group,
-    broker=";".join(f"kafka://{h.strip()}" for h in settings.kafka.split(",") if h.strip()),
-    broker_credentials=_credentials(settings),
-    key_serializer="raw",
-    value_serializer="raw",
-    topic_partitions=settings.partitions,
-    consumer_auto_offset_reset="earliest",
-    web_enabled=False,
-    datadir=str(Path(tempfile.gettempdir()) / f"naive-{settings.group}"),
+    **app_options(settings, f"naive-{settings.group}"),
 )
 events = app.topic(settings.topics.events, key_type=bytes, value_type=bytes)
 decisions = app.topic(settings.topics.decisions, key_type=bytes, value_type=bytes)

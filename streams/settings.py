@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,6 +158,20 @@ class Settings:
         if self.rules_dir is not None:
             env["ARBITER_RULES"] = str(self.rules_dir)
         return env
+
+    def isolated(self, tag: str = "t", events: str | None = None) -> Settings:
+        """Topics, consumer group and Redis keys no one else uses (tests, benchmarks).
+
+        `events` keeps a shared input topic, so several pipelines can read the same records.
+        """
+        u = f"{tag}{uuid.uuid4().hex[:10]}"
+        return self.with_(
+            topics=Topics(events=events or f"{u}.events", decisions=f"{u}.decisions",
+                          metrics=f"{u}.metrics", deadletter=f"{u}.deadletter",
+                          actions_prefix=f"{u}.actions."),
+            group=f"g{u}",
+            redis_prefix=f"r{u}",
+        )
 
     def with_(self, **changes: object) -> Settings:
         from dataclasses import replace

@@ -15,24 +15,12 @@ from pathlib import Path
 import orjson
 
 from streams import kafka
-from streams.settings import Settings, Topics
+from streams.settings import Settings
 
 
 def isolated(base: Settings, **changes: object) -> Settings:
     """Settings with topics, consumer group and Redis keys of their own."""
-    uid = uuid.uuid4().hex[:10]
-    return base.with_(
-        topics=Topics(
-            events=f"t{uid}.events",
-            decisions=f"t{uid}.decisions",
-            metrics=f"t{uid}.metrics",
-            deadletter=f"t{uid}.deadletter",
-            actions_prefix=f"t{uid}.actions.",
-        ),
-        group=f"g{uid}",
-        redis_prefix=f"r{uid}",
-        **changes,
-    )
+    return base.isolated().with_(**changes)
 
 
 class Worker:
