@@ -58,12 +58,20 @@ def iso_ms(ms: int) -> str:
 
 
 def dead_letter(record: Record, error: str, now_ms: int) -> bytes:
-    raw, encoding = raw_text(record.value)
+    value = record.value
+    size = 0 if value is None else len(value)
+    # An oversized record keeps its first 64 KiB here (its topic/partition/offset locate the
+    # rest): a dead letter must itself fit a Kafka record, whatever came in.
+    if value is not None and size > MAX_EVENT_BYTES:
+        value = value[:MAX_EVENT_BYTES]
+    raw, encoding = raw_text(value)
     return orjson.dumps(
         {
             "error": error,
             "raw": raw,
             "raw_encoding": encoding,
+            "raw_bytes": size,
+            "raw_truncated": size > MAX_EVENT_BYTES,
             "topic": record.topic,
             "partition": record.partition,
             "offset": record.offset,

@@ -104,3 +104,12 @@ def test_dead_letter_keeps_the_original_bytes() -> None:
     assert letter["ts"].startswith("2023-11-14T22:13:20")
     text = orjson.loads(dead_letter(Record("t", 0, 1, None, b"{oops", 0), "x", 0))
     assert (text["raw"], text["raw_encoding"]) == ("{oops", "utf-8")
+
+
+def test_an_oversized_record_still_fits_a_dead_letter() -> None:
+    huge = b'{"event_id": "' + b"x" * 900_000 + b'"}'
+    letter = orjson.loads(dead_letter(Record("t", 0, 7, None, huge, 0), "too big", 0))
+    assert letter["raw_bytes"] == len(huge) and letter["raw_truncated"] is True
+    assert letter["raw"].encode() == huge[:MAX_EVENT_BYTES]
+    small = orjson.loads(dead_letter(Record("t", 0, 8, None, b"{}", 0), "x", 0))
+    assert (small["raw_bytes"], small["raw_truncated"]) == (2, False)
