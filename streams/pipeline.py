@@ -75,6 +75,7 @@ class Pipeline:
             pending[rec.partition].append(_Pending(rec, event, classify(cat, event)))
         if pending:
             await self._decide(pending, now_ms)
+        stats.emitted(self.clock() * 1000)
         return await emit.submit()
 
     async def _decide(self, pending: dict[int, list[_Pending]], now_ms: int) -> None:

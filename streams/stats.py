@@ -19,6 +19,7 @@ class WorkerStats:
     programs: Counter[str] = field(default_factory=Counter)
     channels: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)  # event times of the batch in flight
     seen: int = 0
     max_latency: float = 0.0
     started: float = field(default_factory=time.monotonic)
@@ -31,22 +32,30 @@ class WorkerStats:
             self.programs[program] += 1
         if channel is not None:
             self.channels[channel] += 1
-        latency = time.time() * 1000 - event_ts_ms
-        if latency > self.max_latency:
-            self.max_latency = latency
-        self.seen += 1
-        if len(self.latencies) < LATENCY_SAMPLES:
-            self.latencies.append(latency)
-        else:
-            j = self._rng.randrange(self.seen)
-            if j < LATENCY_SAMPLES:
-                self.latencies[j] = latency
+        self.pending.append(event_ts_ms)
+
+    def emitted(self, now_ms: float) -> None:
+        """The batch's decisions leave now: one clock reading gives all their latencies."""
+        for ts in self.pending:
+            latency = now_ms - ts
+            if latency > self.max_latency:
+                self.max_latency = latency
+            self.seen += 1
+            if len(self.latencies) < LATENCY_SAMPLES:
+                self.latencies.append(latency)
+            else:
+                j = self._rng.randrange(self.seen)
+                if j < LATENCY_SAMPLES:
+                    self.latencies[j] = latency
+        self.pending.clear()
 
     def take(self) -> WorkerStats:
         """Hand over this interval's figures and start a new interval."""
-        snap = WorkerStats(self.events_in, self.deadletter, self.duplicates, self.outcomes,
-                           self.programs, self.channels, self.latencies, self.seen,
-                           self.max_latency, self.started)
+        snap = WorkerStats(events_in=self.events_in, deadletter=self.deadletter,
+                           duplicates=self.duplicates, outcomes=self.outcomes,
+                           programs=self.programs, channels=self.channels,
+                           latencies=self.latencies, seen=self.seen,
+                           max_latency=self.max_latency, started=self.started)
         self.events_in = self.deadletter = self.duplicates = self.seen = 0
         self.outcomes, self.programs, self.channels = Counter(), Counter(), Counter()
         self.latencies, self.max_latency, self.started = [], 0.0, time.monotonic()

@@ -113,3 +113,18 @@ def test_an_oversized_record_still_fits_a_dead_letter() -> None:
     assert letter["raw"].encode() == huge[:MAX_EVENT_BYTES]
     small = orjson.loads(dead_letter(Record("t", 0, 8, None, b"{}", 0), "x", 0))
     assert (small["raw_bytes"], small["raw_truncated"]) == (2, False)
+
+
+def test_worker_stats_hand_over_an_interval_and_start_afresh() -> None:
+    from streams.stats import WorkerStats, percentiles
+
+    stats = WorkerStats()
+    stats.events_in = 3
+    for ts in (1000, 1010, 1020):
+        stats.decided("action", "retention", "sms", ts)
+    stats.emitted(1100.0)
+    snap = stats.take()
+    assert snap.events_in == 3 and snap.outcomes["action"] == 3
+    assert sorted(snap.latencies) == [80.0, 90.0, 100.0] and snap.max_latency == 100.0
+    assert percentiles(snap.latencies)["p50"] == 90.0
+    assert stats.events_in == 0 and not stats.latencies and not stats.outcomes
