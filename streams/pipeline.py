@@ -51,10 +51,6 @@ class Pipeline:
         self.stats = stats
         self.clock = clock
 
-    async def process(self, records: Sequence[Record]) -> None:
-        """Decide a batch; returns once Redis holds its state and Kafka has its outputs."""
-        await (await self.submit(records))
-
     async def submit(self, records: Sequence[Record]) -> asyncio.Future[list[object]]:
         """Decide a batch; returns once Redis holds its state, with the future of its outputs.
 

@@ -52,9 +52,6 @@ class Runtime:
             log.info("arbiter runtime started: rules %s, redis prefix %s",
                      self.catalogue.version, self.settings.redis_prefix)
 
-    async def process(self, records: list[Record]) -> None:
-        await (await self.submit(records))
-
     async def submit(self, records: list[Record]) -> asyncio.Future[list[object]]:
         """Decide a batch (Redis written); the future completes when Kafka has its outputs."""
         if self.pipeline is None:
