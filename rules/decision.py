@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from hashlib import sha1
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Decision ids are uuid5(this namespace, event_id): the same event always gets the same id.
 _NAMESPACE = uuid.UUID("6f1c3a52-d0e8-4b7f-a1c2-b9e5d4a70c31")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
 
 
 _DAY_MS = 86_400_000
@@ -34,8 +36,16 @@ def rfc3339_ms(ms: int) -> str:
 
 
 def decision_id(event_id: str) -> str:
-    """uuid5 (RFC 4122, SHA-1 name based) of the event id."""
-    return str(uuid.uuid5(_NAMESPACE, event_id))
+    """uuid5 (RFC 4122, SHA-1 name based) of the event id, as `str(uuid.uuid5(...))` gives it.
+
+    Built from the digest directly: uuid.uuid5 and its UUID object cost three times as much,
+    and this runs once per decision.
+    """
+    h = bytearray(sha1(_NAMESPACE_BYTES + event_id.encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50  # version 5
+    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 class ChosenAction(NamedTuple):

@@ -25,9 +25,11 @@ class Emitter:
         self._full: list[tuple[str, int, object]] = []
         self._spread = itertools.count()
 
-    def _append(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def _append(self, topic: str, key: bytes | None, value: bytes, part: int = -1) -> int:
+        """Add a record to its partition's open batch; returns the partition."""
         n = self.partitions[topic]
-        part = partition_for(key, n) if key else next(self._spread) % n
+        if part < 0:
+            part = partition_for(key, n) if key else next(self._spread) % n
         slot = (topic, part)
         batch = self._open.get(slot)
         if batch is None:
@@ -37,12 +39,17 @@ class Emitter:
             batch = self._open[slot] = self.producer.create_batch()
             if batch.append(key=key, value=value, timestamp=None) is None:  # type: ignore[attr-defined]
                 raise ValueError(f"record of {len(value)} bytes does not fit a batch for {topic}")
+        return part
 
     def decision(self, customer_id: str, body: bytes, channel: str | None) -> None:
         key = customer_id.encode()
-        self._append(self.topics.decisions, key, body)
+        topic = self.topics.decisions
+        part = self._append(topic, key, body)
         if channel is not None:
-            self._append(self.topics.action(channel), key, body)
+            action_topic = self.topics.action(channel)
+            # Same key and partition count, same partition: murmur2 is pure Python, hash once.
+            same = self.partitions[action_topic] == self.partitions[topic]
+            self._append(action_topic, key, body, part if same else -1)
 
     def deadletter(self, key: bytes | None, body: bytes) -> None:
         self._append(self.topics.deadletter, key, body)

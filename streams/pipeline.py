@@ -60,6 +60,7 @@ class Pipeline:
         now_ms = int(self.clock() * 1000)
         stats, emit, cat = self.stats, self.emitter, self.catalogue
         stats.events_in += len(records)
+        times: list[int] = []  # event times of the batch's decisions, for their latencies
         pending: dict[int, list[_Pending]] = defaultdict(list)
         for rec in records:
             try:
@@ -70,11 +71,12 @@ class Pipeline:
                 continue
             pending[rec.partition].append(_Pending(rec, event, classify(cat, event)))
         if pending:
-            await self._decide(pending, now_ms)
-        stats.emitted(self.clock() * 1000)
+            await self._decide(pending, now_ms, times)
+        stats.emitted(self.clock() * 1000, times)
         return await emit.submit()
 
-    async def _decide(self, pending: dict[int, list[_Pending]], now_ms: int) -> None:
+    async def _decide(self, pending: dict[int, list[_Pending]], now_ms: int,
+                      times: list[int]) -> None:
         cat, stats, emit = self.catalogue, self.stats, self.emitter
         groups = {
             p: [
@@ -96,7 +98,8 @@ class Pipeline:
                 ev = it.event
                 if got.kind == REPEAT:
                     stats.duplicates += 1
-                    self._emit_stored(ev, got.stored or b"", it.record)
+                    self._emit_stored(ev, got.stored or b"")
+                    times.append(it.record.timestamp_ms)
                     continue
                 history = histories.get(ev.customer_id)
                 if history is None:
@@ -112,14 +115,15 @@ class Pipeline:
                 channel = action.channel if action is not None else None
                 program = action.program if action is not None else None
                 emit.decision(ev.customer_id, body, channel)
-                stats.decided(decision.outcome, program, channel, it.record.timestamp_ms)
+                stats.decided(decision.outcome, program, channel)
+                times.append(it.record.timestamp_ms)
             writes[p] = out
         await self.store.record(writes, cat.history_retain_ms, cat.history_max_entries)
 
-    def _emit_stored(self, ev: Event, body: bytes, rec: Record) -> None:
+    def _emit_stored(self, ev: Event, body: bytes) -> None:
         stored = orjson.loads(body)
         action = stored.get("action") or None
         channel = action.get("channel") if action else None
         self.emitter.decision(ev.customer_id, body, channel)
         self.stats.decided(stored.get("outcome", "?"), action.get("program") if action else None,
-                           channel, rec.timestamp_ms)
+                           channel)

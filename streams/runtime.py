@@ -31,8 +31,7 @@ class Runtime:
         # Clients are made in start(): aiokafka wants a running loop.
         self.producer: AIOKafkaProducer | None = None
         self.store: Store | None = None
-        self.emitter: Emitter | None = None
-        self.pipeline: Pipeline | None = None
+        self.pipelines: list[Pipeline] = []  # one per lane, each with its own record batches
 
     async def start(self) -> None:
         async with self._lock:
@@ -46,18 +45,24 @@ class Runtime:
             self.store = Store(self.settings.redis_url, self.settings.redis_prefix,
                                self.settings.dedupe_ttl_s)
             counts = {t: len(await self.producer.partitions_for(t)) for t in topics}
-            self.emitter = Emitter(self.producer, self.settings.topics, counts)
-            self.pipeline = Pipeline(self.catalogue, self.store, self.emitter, self.stats)
+            self.pipelines = [
+                Pipeline(self.catalogue, self.store,
+                         Emitter(self.producer, self.settings.topics, counts), self.stats)
+                for _ in range(self.settings.lanes)
+            ]
             self._started = True
             log.info("arbiter runtime started: rules %s, redis prefix %s",
                      self.catalogue.version, self.settings.redis_prefix)
 
-    async def submit(self, records: list[Record]) -> asyncio.Future[list[object]]:
-        """Decide a batch (Redis written); the future completes when Kafka has its outputs."""
-        if self.pipeline is None:
+    async def submit(self, records: list[Record], lane: int = 0) -> asyncio.Future[list[object]]:
+        """Decide a batch (Redis written); the future completes when Kafka has its outputs.
+
+        Lanes may decide concurrently, each over partitions of its own: their Redis keys and
+        record batches never overlap.
+        """
+        if not self.pipelines:
             await self.start()
-        assert self.pipeline is not None
-        return await self.pipeline.submit(records)
+        return await self.pipelines[lane].submit(records)
 
     async def publish_metrics(self) -> dict[str, object] | None:
         if not self._started or self.producer is None or self.store is None:

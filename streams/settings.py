@@ -93,6 +93,7 @@ class Settings:
     metrics_interval: float = 5.0
     partitions: int = 8
     batch_max: int = 2000
+    lanes: int = 2
     dedupe_ttl_s: int = 24 * 3600
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     group: str = "mot-arbiter"
@@ -116,6 +117,7 @@ class Settings:
             metrics_interval=_float(env, "ARBITER_METRICS_INTERVAL", 5.0),
             partitions=_int(env, "ARBITER_PARTITIONS", 8),
             batch_max=_int(env, "ARBITER_BATCH_MAX", 2000),
+            lanes=_int(env, "ARBITER_LANES", 2),
             dedupe_ttl_s=_int(env, "ARBITER_DEDUPE_TTL_S", 24 * 3600),
             worker_id=env.get("ARBITER_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}",
             group=env.get("ARBITER_GROUP") or "mot-arbiter",
@@ -146,6 +148,7 @@ class Settings:
             "ARBITER_METRICS_INTERVAL": str(self.metrics_interval),
             "ARBITER_PARTITIONS": str(self.partitions),
             "ARBITER_BATCH_MAX": str(self.batch_max),
+            "ARBITER_LANES": str(self.lanes),
             "ARBITER_DEDUPE_TTL_S": str(self.dedupe_ttl_s),
             "ARBITER_GROUP": self.group,
             "ARBITER_REDIS_PREFIX": self.redis_prefix,

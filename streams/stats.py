@@ -19,24 +19,21 @@ class WorkerStats:
     programs: Counter[str] = field(default_factory=Counter)
     channels: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
-    pending: list[int] = field(default_factory=list)  # event times of the batch in flight
     seen: int = 0
     max_latency: float = 0.0
     started: float = field(default_factory=time.monotonic)
     _rng: random.Random = field(default_factory=lambda: random.Random(1))
 
-    def decided(self, outcome: str, program: str | None, channel: str | None,
-                event_ts_ms: int) -> None:
+    def decided(self, outcome: str, program: str | None, channel: str | None) -> None:
         self.outcomes[outcome] += 1
         if program is not None:
             self.programs[program] += 1
         if channel is not None:
             self.channels[channel] += 1
-        self.pending.append(event_ts_ms)
 
-    def emitted(self, now_ms: float) -> None:
-        """The batch's decisions leave now: one clock reading gives all their latencies."""
-        for ts in self.pending:
+    def emitted(self, now_ms: float, event_times: list[int]) -> None:
+        """A batch's decisions leave now: one clock reading gives all their latencies."""
+        for ts in event_times:
             latency = now_ms - ts
             if latency > self.max_latency:
                 self.max_latency = latency
@@ -47,7 +44,6 @@ class WorkerStats:
                 j = self._rng.randrange(self.seen)
                 if j < LATENCY_SAMPLES:
                     self.latencies[j] = latency
-        self.pending.clear()
 
     def take(self) -> WorkerStats:
         """Hand over this interval's figures and start a new interval."""

@@ -48,6 +48,7 @@ def test_every_topic_and_server_is_overridable_and_round_trips() -> None:
     ("ARBITER_METRICS_INTERVAL", "-1"),
     ("ARBITER_PARTITIONS", "0"),
     ("ARBITER_BATCH_MAX", "1.5"),
+    ("ARBITER_LANES", "0"),
     ("ARBITER_KAFKA_SECURITY_PROTOCOL", "TLS"),
 ])
 def test_a_bad_setting_names_its_variable(name: str, value: str) -> None:
@@ -120,9 +121,9 @@ def test_worker_stats_hand_over_an_interval_and_start_afresh() -> None:
 
     stats = WorkerStats()
     stats.events_in = 3
-    for ts in (1000, 1010, 1020):
-        stats.decided("action", "retention", "sms", ts)
-    stats.emitted(1100.0)
+    for _ in range(3):
+        stats.decided("action", "retention", "sms")
+    stats.emitted(1100.0, [1000, 1010, 1020])
     snap = stats.take()
     assert snap.events_in == 3 and snap.outcomes["action"] == 3
     assert sorted(snap.latencies) == [80.0, 90.0, 100.0] and snap.max_latency == 100.0

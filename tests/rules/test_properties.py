@@ -171,3 +171,13 @@ def test_rfc3339_with_any_offset_is_the_same_instant(dt, offset_min) -> None:  #
     base = {"event_id": "e", "customer_id": "c", "type": "t", "product_line": "home"}
     assert parse_event({**base, "ts": local.isoformat(timespec="milliseconds")}).ts_ms == ms
     assert parse_event({**base, "ts": ms}).ts_ms == ms
+
+
+@given(st.text(min_size=1, max_size=128))
+def test_decision_id_is_the_uuid5_of_the_event_id(event_id: str) -> None:
+    import uuid
+
+    from rules.decision import decision_id
+
+    namespace = uuid.UUID("6f1c3a52-d0e8-4b7f-a1c2-b9e5d4a70c31")
+    assert decision_id(event_id) == str(uuid.uuid5(namespace, event_id))

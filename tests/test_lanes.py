@@ -1,0 +1,61 @@
+"""Lanes: the worker's partitions split into concurrent pollers, every record decided and
+committed once, a lane without partitions harmless."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from aiokafka import TopicPartition
+from harness import Worker, collect, encoded, isolated, prepare, produce
+
+from streams import kafka
+from streams.settings import Settings
+from streams.synthetic import events as synthetic_events
+
+pytestmark = pytest.mark.integration
+
+
+async def committed_and_ends(s: Settings) -> tuple[dict[int, int], dict[int, int]]:
+    # A consumer that never subscribes only reads the group's offsets: it does not join.
+    consumer = kafka.consumer(s, group_id=s.group)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(s.topics.events, p) for p in range(s.partitions)]
+        ends = await consumer.end_offsets(tps)
+        committed = {tp.partition: (await consumer.committed(tp)) or 0 for tp in tps}
+        return committed, {tp.partition: ends[tp] for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+async def test_more_lanes_than_partitions_decide_and_commit_everything(
+        stack, tmp_path: Path) -> None:
+    base = Settings.from_env().with_(kafka=stack.kafka, redis_url=stack.redis_url)
+    s = isolated(base, partitions=3, lanes=4)  # lanes 0-2 own a partition each, lane 3 none
+    await prepare(s)
+    worker = Worker(s, tmp_path).start()
+    try:
+        sent = [e for e in synthetic_events(600, seed=21) if isinstance(e, dict)]
+        await produce(s, encoded(sent))
+        ids = {e["event_id"] for e in sent}
+
+        def done(seen: dict) -> bool:
+            return ids <= {d["event_id"] for _, d in seen[s.topics.decisions]}
+
+        seen = await collect(s, [s.topics.decisions], done, worker)
+        decided = [d["event_id"] for _, d in seen[s.topics.decisions]]
+        assert len(decided) == len(set(decided)) == len(ids)
+
+        deadline = time.monotonic() + 30
+        while True:
+            committed, ends = await committed_and_ends(s)
+            if committed == ends or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        assert all(n > 0 for n in ends.values()), f"a partition got no events: {ends}"
+        assert committed == ends, worker.log_tail()
+    finally:
+        assert worker.stop() == 0, worker.log_tail()
