@@ -62,7 +62,8 @@ async def _run(worker: WorkerProc, partitions: int, items: list[Item], rate: flo
                bar: tqdm) -> Latency:
     t = worker.settings.topics
     consumer = kafka.consumer(worker.settings, group_id=None, max_poll_records=5000)
-    producer = kafka.producer(worker.settings)
+    # The pacer builds its own record batches per step: lingering would only add delay.
+    producer = kafka.producer(worker.settings, linger_ms=0)
     await consumer.start()
     await producer.start()
     pacer: asyncio.Task[float] | None = None
