@@ -8,6 +8,8 @@ from functools import lru_cache
 from hashlib import sha1
 from typing import TYPE_CHECKING, NamedTuple
 
+import orjson
+
 if TYPE_CHECKING:
     from rules.event import Event
 
@@ -105,3 +107,44 @@ class Decision(NamedTuple):
             "candidates": [c.to_dict() for c in self.candidates],
             "rules_version": self.rules_version,
         }
+
+    def to_json(self) -> bytes:
+        """`to_dict` as JSON bytes, with the action and candidate lines serialized once.
+
+        Decisions repeat a small set of actions and candidate lists (arbitration memoizes
+        them), and building their dicts was a sixth of the worker's decision time.
+        """
+        ev = self.event
+        action = self.action
+        return orjson.dumps({
+            "decision_id": decision_id(ev.event_id),
+            "event_id": ev.event_id,
+            "customer_id": ev.customer_id,
+            "product_line": ev.product_line,
+            "event_type": ev.type,
+            "event_ts": rfc3339_ms(ev.ts_ms),
+            "decided_ts": rfc3339_ms(self.decided_ms),
+            "mots": self.mots,
+            "outcome": self.outcome,
+            "action": None if action is None else _fragment(action),
+            "candidates": _fragment(self.candidates),
+            "rules_version": self.rules_version,
+        })
+
+
+_FRAGMENTS: dict[object, orjson.Fragment] = {}
+_FRAGMENTS_MAX = 8192  # distinct actions and candidate lists kept serialized
+
+
+def _fragment(value: ChosenAction | tuple[Candidate, ...]) -> orjson.Fragment:
+    """The JSON of an action or a candidate list, kept by value (both are hashable tuples)."""
+    got = _FRAGMENTS.get(value)
+    if got is None:
+        if isinstance(value, ChosenAction):
+            got = orjson.Fragment(orjson.dumps(value.to_dict()))
+        else:
+            got = orjson.Fragment(orjson.dumps([c.to_dict() for c in value]))
+        if len(_FRAGMENTS) >= _FRAGMENTS_MAX:
+            _FRAGMENTS.clear()  # suppression reasons vary: start over rather than grow
+        _FRAGMENTS[value] = got
+    return got

@@ -9,6 +9,7 @@ Ids never contain '|' (catalogue ids are [a-z0-9_]).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class HistoryUpdate(NamedTuple):
     max_entries: int
 
 
+@lru_cache(maxsize=65_536)  # a customer's entries are read again at each of their events
 def _parse(entry: bytes | str) -> PastAction | PastRisk | None:
     try:
         text = entry.decode("utf-8") if isinstance(entry, bytes | bytearray) else entry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from functools import lru_cache
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
@@ -11,6 +12,7 @@ from aiokafka.partitioner import murmur2
 from streams.settings import Topics
 
 
+@lru_cache(maxsize=65_536)  # murmur2 is pure Python; a customer's events come again and again
 def partition_for(key: bytes, partitions: int) -> int:
     """The Java client's keyed partitioner, so one customer stays on one partition everywhere."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -18,6 +18,7 @@ from rules import (
     Catalogue,
     Event,
     History,
+    HistoryUpdate,
     InvalidEvent,
     arbitrate,
     classify,
@@ -92,7 +93,9 @@ class Pipeline:
         replies = await self.store.ingest(groups, now_ms)
         writes: dict[int, list[RecordItem]] = {}
         for p, items in pending.items():
-            histories: dict[str, History] = {}  # a customer's history as this batch changes it
+            # A customer's history and what this batch adds to it, applied only if the
+            # customer comes again in the batch (most do not: applying re-parses entries).
+            histories: dict[str, tuple[History, HistoryUpdate]] = {}
             out: list[RecordItem] = []
             for it, got in zip(items, replies[p], strict=True):
                 ev = it.event
@@ -101,13 +104,15 @@ class Pipeline:
                     self._emit_stored(ev, got.stored or b"")
                     times.append(it.record.timestamp_ms)
                     continue
-                history = histories.get(ev.customer_id)
-                if history is None:
+                earlier = histories.get(ev.customer_id)
+                if earlier is None:
                     history = decode_history(got.history)
+                else:
+                    history = earlier[0].apply(earlier[1])
                 decision = arbitrate(cat, ev, it.mots, history, now_ms)
                 update = history_update(cat, ev, it.mots, decision, now_ms)
-                histories[ev.customer_id] = history.apply(update)
-                body = orjson.dumps(decision.to_dict())
+                histories[ev.customer_id] = (history, update)
+                body = decision.to_json()
                 out.append(RecordItem(ev.event_id, body, ev.customer_id, update.entries))
                 if got.kind != FIRST:
                     stats.duplicates += 1  # a redelivery whose first attempt stored nothing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -109,6 +110,8 @@ def test_any_valid_event_gets_exactly_one_reproducible_decision(obj, stored, lat
     FRESH.index.ranked.clear()
     scratch = arbitrate(FRESH, event, classify(FRESH, event), history, now)
     assert scratch.to_dict() == out  # memoized and fresh decisions agree
+    # The JSON the worker writes (with cached fragments) is to_dict's, key order included.
+    assert decision.to_json() == again.to_json() == orjson.dumps(out)
 
 
 @settings(max_examples=300, deadline=None)
