@@ -92,6 +92,21 @@ class Decision(NamedTuple):
         return decision_id(self.event.event_id)
 
     def to_dict(self) -> dict[str, object]:
+        action = self.action
+        return self._shape(None if action is None else action.to_dict(),
+                           [c.to_dict() for c in self.candidates])
+
+    def to_json(self) -> bytes:
+        """`to_dict` as JSON bytes, with the action and candidate lines serialized once.
+
+        Decisions repeat a small set of actions and candidate lists (arbitration memoizes
+        them), and building their dicts was a sixth of the worker's decision time.
+        """
+        action = self.action
+        return orjson.dumps(self._shape(None if action is None else _fragment(action),
+                                        _fragment(self.candidates)))
+
+    def _shape(self, action: object, candidates: object) -> dict[str, object]:
         ev = self.event
         return {
             "decision_id": decision_id(ev.event_id),
@@ -103,33 +118,10 @@ class Decision(NamedTuple):
             "decided_ts": rfc3339_ms(self.decided_ms),
             "mots": list(self.mots),
             "outcome": self.outcome,
-            "action": None if self.action is None else self.action.to_dict(),
-            "candidates": [c.to_dict() for c in self.candidates],
+            "action": action,
+            "candidates": candidates,
             "rules_version": self.rules_version,
         }
-
-    def to_json(self) -> bytes:
-        """`to_dict` as JSON bytes, with the action and candidate lines serialized once.
-
-        Decisions repeat a small set of actions and candidate lists (arbitration memoizes
-        them), and building their dicts was a sixth of the worker's decision time.
-        """
-        ev = self.event
-        action = self.action
-        return orjson.dumps({
-            "decision_id": decision_id(ev.event_id),
-            "event_id": ev.event_id,
-            "customer_id": ev.customer_id,
-            "product_line": ev.product_line,
-            "event_type": ev.type,
-            "event_ts": rfc3339_ms(ev.ts_ms),
-            "decided_ts": rfc3339_ms(self.decided_ms),
-            "mots": self.mots,
-            "outcome": self.outcome,
-            "action": None if action is None else _fragment(action),
-            "candidates": _fragment(self.candidates),
-            "rules_version": self.rules_version,
-        })
 
 
 _FRAGMENTS: dict[object, orjson.Fragment] = {}
