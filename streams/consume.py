@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 Offsets = dict[TopicPartition, OffsetAndMetadata]
 MAX_UNSETTLED = 8  # decided batches per lane whose outputs may be in flight at once
-BACKLOG_BATCHES = 3  # a lane's backlog past this many full batches pauses its partitions
+BACKLOG_BATCHES = 1  # a lane's backlog past this many full batches pauses its partitions
 SETTLE_EVERY_S = 0.005  # how often an idle lane looks for acknowledged batches
 # Offsets are committed at most this often per lane (and at once on rebalance and stop): a
 # commit per batch was two hundred broker round trips a second at 5,000 events/s; a crash
@@ -58,6 +58,7 @@ class _Lane:
         self.runtime = runtime
         self.consumer = consumer
         self.batch_max = runtime.settings.batch_max
+        self.lanes = runtime.settings.lanes
         self.backlog: deque[tuple[TopicPartition, list[Record]]] = deque()
         self.count = 0  # records in the backlog
         self.paused: set[TopicPartition] = set()
@@ -72,9 +73,12 @@ class _Lane:
                                          m.timestamp) for m in msgs]))
         self.count += len(msgs)
         self.ready.set()
-        if self.count > BACKLOG_BATCHES * self.batch_max and tp not in self.paused:
-            self.consumer.pause(tp)
-            self.paused.add(tp)
+        if self.count > BACKLOG_BATCHES * self.batch_max and not self.paused:
+            # Behind: stop fetching for this lane (aiokafka would buffer megabytes per
+            # partition more) until its next batch leaves room.
+            self.paused = {p for p in self.consumer.assignment()
+                           if p.partition % self.lanes == self.index}
+            self.consumer.pause(*self.paused)
 
     def drop(self) -> None:
         """Forget the undecided backlog (partitions revoked, or stopping): it is uncommitted,
@@ -189,7 +193,7 @@ async def consume(runtime: Runtime) -> None:
     await runtime.start()
     consumer = kafka.consumer(
         s, group_id=s.group, max_poll_records=s.batch_max, fetch_max_wait_ms=20,
-        max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024,
+        max_partition_fetch_bytes=1024 * 1024, fetch_max_bytes=8 * 1024 * 1024,
     )
     lanes = [_Lane(i, runtime, consumer) for i in range(s.lanes)]
     consumer.subscribe([s.topics.events], listener=_Rebalance(lanes))

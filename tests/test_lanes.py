@@ -31,14 +31,18 @@ async def committed_and_ends(s: Settings) -> tuple[dict[int, int], dict[int, int
         await consumer.stop()
 
 
-async def test_more_lanes_than_partitions_decide_and_commit_everything(
-        stack, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("partitions", "lanes", "batch_max", "count"), [
+    (3, 4, 2000, 600),  # lanes 0-2 own a partition each, lane 3 none
+    (2, 2, 20, 1500),  # tiny batches: lanes fall behind, pause their partitions and resume
+])
+async def test_lanes_decide_and_commit_everything(
+        stack, tmp_path: Path, partitions: int, lanes: int, batch_max: int, count: int) -> None:
     base = Settings.from_env().with_(kafka=stack.kafka, redis_url=stack.redis_url)
-    s = isolated(base, partitions=3, lanes=4)  # lanes 0-2 own a partition each, lane 3 none
+    s = isolated(base, partitions=partitions, lanes=lanes, batch_max=batch_max)
     await prepare(s)
     worker = Worker(s, tmp_path).start()
     try:
-        sent = [e for e in synthetic_events(600, seed=21) if isinstance(e, dict)]
+        sent = [e for e in synthetic_events(count, seed=21) if isinstance(e, dict)]
         await produce(s, encoded(sent))
         ids = {e["event_id"] for e in sent}
 
