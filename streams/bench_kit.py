@@ -89,6 +89,15 @@ async def _led(admin: AIOKafkaAdminClient, names: Sequence[str], partitions: int
     return True
 
 
+async def list_topics(settings: Settings) -> set[str]:
+    admin = _admin(settings)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
 async def delete_topics(settings: Settings, names: Sequence[str]) -> None:
     admin = _admin(settings)
     await admin.start()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -11,7 +14,12 @@ from dataclasses import dataclass
 import pytest
 
 from streams import stack as local_stack
+from streams.bench_kit import delete_topics, list_topics
 from streams.settings import Settings, Topics
+
+# The names tests give their topics, and Faust's per-group ones: a short tag and ten hex
+# digits (see Settings.isolated), then a '.' or '-' suffix.
+TEST_TOPIC = re.compile(r"[a-z]{1,8}[0-9a-f]{10}([.-].*)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +52,8 @@ def stack() -> Iterator[StackEndpoints]:
     """Kafka and Redis for the whole session; a stack that cannot start fails the run."""
     given = _given_endpoints()
     if given is not None:
-        yield given
+        with _dropping_test_topics(given.kafka):
+            yield given
         return
     info, error = _up()
     if info is None:
@@ -53,7 +62,8 @@ def stack() -> Iterator[StackEndpoints]:
     # Child processes a test starts (worker, CLI) find the same servers.
     os.environ.update(ARBITER_KAFKA=info.kafka, ARBITER_REDIS_URL=info.redis_url)
     try:
-        yield StackEndpoints(info.kafka, info.redis_url, local=True)
+        with _dropping_test_topics(info.kafka):
+            yield StackEndpoints(info.kafka, info.redis_url, local=True)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -63,6 +73,19 @@ def stack() -> Iterator[StackEndpoints]:
         # Only what this session started, and never when asked to keep it for the next run.
         if info.started and not os.environ.get("ARBITER_STACK_KEEP"):
             local_stack.down(info.started)
+
+
+@contextlib.contextmanager
+def _dropping_test_topics(kafka: str) -> Iterator[None]:
+    """Delete the topics this session's tests created, so a kept stack does not pile them up
+    (hundreds of runs left over a thousand topics and a slower broker)."""
+    on = Settings.from_env().with_(kafka=kafka)
+    before = asyncio.run(list_topics(on))
+    try:
+        yield
+    finally:
+        made = [t for t in asyncio.run(list_topics(on)) - before if TEST_TOPIC.fullmatch(t)]
+        asyncio.run(delete_topics(on, made))
 
 
 def _uid() -> str:
