@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint stack-up stack-down bench clean
 
-$(STAMP): pyproject.toml
+# setup.py compiles these (mypyc): an edit to one of them means a rebuild.
+COMPILED := $(shell sed -n 's/^ *"\([a-z]*\/[a-z_]*\.py\)",.*/\1/p' setup.py)
+
+$(STAMP): pyproject.toml setup.py $(COMPILED)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
@@ -33,4 +36,4 @@ stack-down: $(STAMP)
 
 clean:
 	-$(BIN)/arbiter stack down
-	rm -rf $(VENV) .arbiter
+	rm -rf $(VENV) .arbiter build *.so rules/*.so streams/*.so

@@ -6,11 +6,15 @@ send type-specific attrs and the core must not fail on what it does not find.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+Compare = Callable[[Any, Any], bool]
+COMPARE: dict[str, Compare] = {
+    "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 SYMBOL = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in")
 
@@ -30,7 +34,8 @@ class Condition:
     value: object = None  # a literal; for in/not_in a tuple
     of: str | None = None  # compare against another attr ...
     times: float = 1.0  # ... multiplied by this factor (e.g. the bill shock ratio)
-    test: Callable[[Mapping[str, object]], bool] = field(init=False, compare=False, repr=False)
+    test: Callable[[Mapping[str, object]], bool] = dataclasses.field(
+        init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "test", _compile(self))
@@ -67,10 +72,10 @@ def _compile(c: Condition) -> Callable[[Mapping[str, object]], bool]:
     if c.op == "ne":
         return lambda attrs: (v := attrs.get(name)) is not None and not (
             v == value and _same_kind(v, value))
-    members = frozenset(value)  # type: ignore[arg-type]
+    members = frozenset(value)  # type: ignore[call-overload]
     if c.op == "in":
         return lambda attrs: type(v := attrs.get(name)) is str and v in members
     return lambda attrs: type(v := attrs.get(name)) is str and v not in members
 
 
-_EQ = {"eq": operator.eq, "ne": operator.ne}
+_EQ: dict[str, Compare] = {"eq": operator.eq, "ne": operator.ne}

@@ -6,12 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from hashlib import sha1
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import orjson
 
-if TYPE_CHECKING:
-    from rules.event import Event
+from rules.event import Event
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Decision ids are uuid5(this namespace, event_id): the same event always gets the same id.

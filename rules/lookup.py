@@ -100,7 +100,7 @@ class Index:
         self.ranked: dict[tuple[int, int, int], Candidate] = {}
 
     def _event_rules(self, et: EventType, line: str, mots: Mapping[str, MoT]) -> None:
-        rules = []
+        rules: list[tuple[tuple[Condition, ...], str | None, Mapping[str, str] | None]] = []
         for r in et.rules:
             if r.by_channel is not None:
                 by = {ch: m for ch, m in r.by_channel.items() if line in mots[m].product_lines}
@@ -135,15 +135,15 @@ class Index:
                 else f"ineligible: one of segments {', '.join(segs)} required")
         nbo = in_nbo and prog.kind == "commercial"
 
-        def line(reason: str) -> Candidate:
+        def ineligible(reason: str) -> Candidate:
             return Candidate(a.program, a.id, prog.priority, s, "ineligible", reason)
 
-        excluded = {x: line(f"ineligible: not for customers in segment {x}")
+        excluded = {x: ineligible(f"ineligible: not for customers in segment {x}")
                     for x in e.exclude_segments}
         return Spec(n, (-prog.priority, -s, a.id), a, a.program, prog.priority, s, mot,
-                    a.commercial, a.inbound, nbo, e.segments, e.exclude_segments, line(need),
-                    excluded, line(_NO_CHANNEL),
-                    tuple((c.test, line(f"ineligible: needs {c.text}")) for c in e.when),
+                    a.commercial, a.inbound, nbo, e.segments, e.exclude_segments, ineligible(need),
+                    excluded, ineligible(_NO_CHANNEL),
+                    tuple((c.test, ineligible(f"ineligible: needs {c.text}")) for c in e.when),
                     chosen, pols)  # type: ignore[arg-type]
 
     def candidates(self, line: str, mots: tuple[str, ...]) -> CandidateSet:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import faust
 
-from streams.consume import consume
-from streams.faust_conf import app_options
-from streams.runtime import Runtime
-from streams.settings import Settings
+from streams import native
+
+native.check()  # before importing what may be compiled
+
+from streams.consume import consume  # noqa: E402
+from streams.faust_conf import app_options  # noqa: E402
+from streams.runtime import Runtime  # noqa: E402
+from streams.settings import Settings  # noqa: E402
 
 settings = Settings.from_env()
 app = faust.App(

@@ -85,6 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     if command is None:
         print(f"arbiter: unknown command {argv[0]!r}\n\n{USAGE}", file=sys.stderr)
         return 2
+    from streams import native
+
+    try:
+        native.check()
+    except native.StaleBuild as exc:
+        print(f"arbiter: {exc}", file=sys.stderr)
+        return 2
     from rules import CatalogueError
     from streams.settings import SettingsError
 

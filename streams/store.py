@@ -12,11 +12,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import BusyLoadingError, NoScriptError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.typing import EncodableT
 
 from streams import scripts
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_Call = tuple[str, str, list[EncodableT]]  # script name, hash tag, ARGV
 
 # Redis being away or busy is weather: wait and try again, never drop the batch.
 TRANSIENT = (
@@ -65,7 +67,7 @@ class Store:
         for name in ("INGEST", "RECORD", "COUNTS"):
             self._sha[name] = await self.redis.script_load(getattr(scripts, name))
 
-    async def _run(self, calls: list[tuple[str, str, list[object]]], what: str) -> list:
+    async def _run(self, calls: list[_Call], what: str) -> list:
         """Run (script, tag, args) calls as one pipelined round trip, with retries."""
 
         async def once() -> list:
@@ -95,7 +97,7 @@ class Store:
         minute, hour, day = buckets(now_ms)
         parts = list(groups)
 
-        calls: list[tuple[str, str, list[object]]] = [
+        calls: list[_Call] = [
             ("INGEST", self.tag(p),
              [minute, hour, day, self.dedupe_ttl_s, orjson.dumps(groups[p])])
             for p in parts
@@ -117,7 +119,7 @@ class Store:
         if not parts:
             return
 
-        calls: list[tuple[str, str, list[object]]] = []
+        calls: list[_Call] = []
         for p in parts:
             items = groups[p]
             meta = orjson.dumps([(it.event_id, it.customer_id, it.entries) for it in items])
@@ -129,7 +131,7 @@ class Store:
         """Cluster-wide rolling counts per "mot|product_line": [5m, 1h, 24h, 30d]."""
         minute, hour, day = buckets(now_ms)
 
-        calls: list[tuple[str, str, list[object]]] = [
+        calls: list[_Call] = [
             ("COUNTS", self.tag(p), [minute, hour, day]) for p in range(partitions)
         ]
         totals: dict[str, list[int]] = {}

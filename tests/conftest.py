@@ -13,9 +13,15 @@ from dataclasses import dataclass
 
 import pytest
 
+from streams import native
 from streams import stack as local_stack
 from streams.bench_kit import delete_topics, list_topics
 from streams.settings import Settings, Topics
+
+try:
+    native.check()  # a stale compiled module would test old code
+except native.StaleBuild as exc:
+    pytest.exit(str(exc), returncode=2)
 
 # The names tests give their topics, and Faust's per-group ones: a short tag and ten hex
 # digits (see Settings.isolated), then a '.' or '-' suffix.

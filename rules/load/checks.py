@@ -54,7 +54,10 @@ def check_reachable(problems: Problems, mots_doc: object, mots: Mapping[str, MoT
     yielded: set[str] = set()
     for et in event_types.values():
         for r in et.rules:
-            yielded.update(r.by_channel.values() if r.by_channel is not None else (r.mot,))
+            if r.by_channel is not None:
+                yielded.update(r.by_channel.values())
+            elif r.mot is not None:
+                yielded.add(r.mot)
     for mot in mots:
         if mot not in yielded:
             i = _where(mots_doc, "mots", mot)

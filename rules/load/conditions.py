@@ -57,7 +57,10 @@ def parse_condition(loc: Loc, node: object, attrs: Mapping[str, object] | None,
     if name is None or op is None:
         return None
     if attrs is None:
-        attrs = {name: _guess(m.get("value")), m.get("of"): "number"}
+        guessed = {name: _guess(m.get("value"))}
+        if isinstance(of := m.get("of"), str):
+            guessed[of] = "number"
+        attrs = guessed
     if name not in attrs:
         known = ", ".join(sorted(attrs)) or "none"
         (loc / "field").err(f"unknown attribute {name!r} here (declared: {known})")

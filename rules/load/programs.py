@@ -29,12 +29,13 @@ def parse_programs(loc: Loc, doc: object, mots: dict[str, MoT] | None) -> dict[s
             (at / "kind").err(f"{pid} must be an umbrella program" if pid in (NBO, NBA)
                               else f"only {NBO} and {NBA} are umbrella programs")
             kind = None
-        if None in (pid, name, purpose, kind, priority, table):
+        if (pid is None or name is None or purpose is None or kind is None or priority is None
+                or table is None):
             continue
         if pid in out:
             (at / "id").err(f"duplicate program id {pid!r}")
             continue
-        out[pid] = Program(pid, name, purpose, kind, priority, table)  # type: ignore[arg-type]
+        out[pid] = Program(pid, name, purpose, kind, priority, table)
     for pid in (NBO, NBA):
         if top.get("programs") and isinstance(top["programs"], list) and not any(
                 isinstance(n, dict) and n.get("id") == pid for n in top["programs"]):
