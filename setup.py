@@ -30,6 +30,6 @@ if os.environ.get("ARBITER_PURE_PYTHON"):
 else:
     from mypyc.build import mypycify
 
-    ext_modules = mypycify(COMPILED, opt_level="3", group_name="rules_core")
+    ext_modules = mypycify(COMPILED, opt_level="3", group_name="arbiter_compiled")
 
 setup(ext_modules=ext_modules)
