@@ -74,3 +74,15 @@ def test_a_clean_build_is_not_stale(tmp_path: Path) -> None:
     assert native.stale(tmp_path) == []
     native.check(tmp_path)
     assert native.stale() == []  # this checkout's own build
+
+
+def test_the_cli_refuses_a_stale_build(monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from streams import cli
+
+    monkeypatch.setattr(native, "stale", lambda root=native.ROOT: ["rules/event.py"])
+    assert cli.main(["rules", "check"]) == 2
+    err = capsys.readouterr().err
+    assert "rules/event.py changed after being compiled" in err and "make" in err
+    monkeypatch.undo()
+    assert cli.main(["rules", "check"]) == 0
