@@ -20,10 +20,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check streams rules tests
+	$(BIN)/mypy rules streams
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check streams rules tests
+	$(BIN)/mypy rules streams
 
 bench: $(STAMP)
 	$(BIN)/arbiter bench

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 
 from streams import native
@@ -39,5 +41,5 @@ async def publish_metrics() -> None:
 
 
 @app.on_before_shutdown.connect
-async def _close(app: faust.App, **_: object) -> None:
+async def _close(app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
     await runtime.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 
 from rules import (
     PRODUCT_LINES,
@@ -32,7 +33,7 @@ _DAY = 86_400_000
 
 def _attrs(rng: random.Random, etype: str) -> dict[str, object]:
     r = rng.random
-    return {
+    builders: dict[str, Callable[[], dict[str, object]]] = {
         "top_up": lambda: {"first": r() < 0.1, "amount": 10},
         "package_purchased": lambda: {"first": r() < 0.1, "package": "data_5gb"},
         "invoice_issued": lambda: {"first": r() < 0.05, "amount": round(30 * (0.8 + r()), 2),
@@ -45,7 +46,8 @@ def _attrs(rng: random.Random, etype: str) -> dict[str, object]:
         "service_outage": lambda: {"minutes": rng.randint(5, 600)},
         "payment_overdue": lambda: {"days_overdue": rng.randint(1, 60)},
         "complaint_submitted": lambda: {"topic": "network"},
-    }.get(etype, dict)()
+    }
+    return builders.get(etype, dict)()
 
 
 def build_events(count: int, seed: int, types: list[str]) -> list[Event]:

@@ -10,6 +10,7 @@ one Redis round trip (the INGEST script for this event alone), arbitrate, then a
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import faust
 import orjson
@@ -72,7 +73,7 @@ async def decide(stream: faust.StreamT) -> None:
 
 
 @app.on_before_shutdown.connect
-async def _close(app: faust.App, **_: object) -> None:
+async def _close(app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
     await store.close()
 
 

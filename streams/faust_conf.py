@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ssl
 import tempfile
 from pathlib import Path
+from typing import Any, cast
 
 import faust
 
@@ -17,17 +19,18 @@ def broker_url(settings: Settings) -> str:
 def credentials(settings: Settings) -> faust.auth.Credentials | None:
     sec = settings.security
     kw = sec.aiokafka_kwargs()
+    context = cast(ssl.SSLContext | None, kw.get("ssl_context"))
     if sec.protocol.startswith("SASL"):
         return faust.SASLCredentials(
             username=sec.sasl_username, password=sec.sasl_password,
-            mechanism=sec.sasl_mechanism or "PLAIN", ssl_context=kw.get("ssl_context"),
+            mechanism=sec.sasl_mechanism or "PLAIN", ssl_context=context,
         )
     if sec.protocol == "SSL":
-        return faust.SSLCredentials(kw["ssl_context"])
+        return faust.SSLCredentials(context)
     return None
 
 
-def app_options(settings: Settings, datadir_name: str) -> dict[str, object]:
+def app_options(settings: Settings, datadir_name: str) -> dict[str, Any]:
     """What every Faust app of ours shares: raw bytes, the broker, no web server."""
     return {
         "broker": broker_url(settings),

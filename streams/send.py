@@ -11,8 +11,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
-from typing import IO
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from typing import IO, Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -106,20 +106,20 @@ def _reader(fd: int, chunks: asyncio.Queue[bytes], loop: asyncio.AbstractEventLo
             return
 
 
-async def _next_chunk(chunks: asyncio.Queue[bytes], stopped: asyncio.Future[object] | None
+async def _next_chunk(chunks: asyncio.Queue[bytes], stopped: asyncio.Future[Any] | None
                       ) -> bytes:
     """The next chunk read, or b"" at end of input or once stopped."""
     if stopped is None:
         return await chunks.get()
     getter = asyncio.ensure_future(chunks.get())
-    await asyncio.wait({getter, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait([getter, stopped], return_when=asyncio.FIRST_COMPLETED)
     if getter.done():
         return getter.result()
     getter.cancel()
     return b""
 
 
-async def _aiter(source: Source) -> AsyncIterator[Record]:
+async def _aiter(source: Source) -> AsyncGenerator[Record, None]:
     if isinstance(source, AsyncIterable):
         try:
             async for record in source:

@@ -344,7 +344,7 @@ def records(count: int | None, *, seed: int | None = None, customers: int | Popu
     i = 0
     while count is None or i < count:
         ev = gen.event(i)
-        key = ev["customer_id"].encode()  # type: ignore[union-attr]
+        key = str(ev["customer_id"]).encode()
         if malformed_ratio and rng.random() < malformed_ratio:
             kind = MALFORMED_KINDS[int(rng.random() * len(MALFORMED_KINDS))]
             yield key, malformed(kind, ev, rng)
