@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from streams import stack
 from streams.bench_kit import BenchError
 from streams.bench_run import Bench, Options, Results
+from streams.bench_worker import Drained
 from streams.settings import Settings
 
 TARGET_VS_RAW = 0.5
@@ -103,17 +104,30 @@ def human(r: Results, opts: Options, settings: Settings) -> str:
         lines.append(f"arbiter worker            {a.rate.eps:>9,.0f} events/s  "
                      f"({a.rate.count:,} timed in {a.rate.seconds:.1f} s, startup excluded; "
                      f"{a.decisions:,} decisions, {a.deadletter:,} dead letters)")
+        lines.append(_cpu_line(a))
     if r.naive:
         n = r.naive
         lines.append(f"naive Faust agent         {n.rate.eps:>9,.0f} events/s  "
                      f"(the first {min(opts.events, opts.naive_events):,} events only, "
                      f"{n.rate.count:,} timed in {n.rate.seconds:.1f} s)")
+        lines.append(_cpu_line(n))
     lines.append("")
     lines.append(_target("arbiter / raw", vs_raw, f">= {TARGET_VS_RAW}", TARGET_VS_RAW))
+    if r.raw and r.raw.eps > 0:
+        wanted = TARGET_VS_RAW * r.raw.eps
+        lines.append(f"  ({TARGET_VS_RAW:g} x raw is {wanted:,.0f} events/s here: one worker on "
+                     f"one core would have {1e6 / wanted:.1f} µs of CPU per event)")
     lines.append(_target("arbiter / naive", vs_naive, f">= {TARGET_VS_NAIVE:g}", TARGET_VS_NAIVE))
     lines += _latency_lines(r, opts)
     lines += _rss_lines(r)
     return "\n".join(lines)
+
+
+def _cpu_line(run: Drained) -> str:
+    """Where a throughput run's CPU went, per event timed: what the ratio to raw comes from."""
+    return (f"  CPU per event: worker {run.per_event_us(run.worker_cpu_s):.1f} µs "
+            f"({100 * run.worker_share:.0f} % of a core), Redis server "
+            f"{run.per_event_us(run.redis_cpu_s):.1f} µs")
 
 
 def _target(name: str, value: object, wanted: str, floor: float) -> str:

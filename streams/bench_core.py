@@ -68,8 +68,9 @@ def build_events(count: int, seed: int, types: list[str]) -> list[Event]:
     return out
 
 
-def build_histories(count: int, seed: int, now_ms: int) -> list[History]:
-    """Contact histories from empty (most customers) to a few dozen entries over a week."""
+def history_entries(count: int, seed: int, now_ms: int) -> list[list[str]]:
+    """Stored contact histories (Redis list entries, newest first), from empty (most
+    customers) to a few dozen entries over a week."""
     rng = random.Random(seed + 1)
     out = []
     for _ in range(count):
@@ -82,8 +83,12 @@ def build_histories(count: int, seed: int, now_ms: int) -> list[History]:
             else:
                 entries.append(f"a|{ts}|{rng.choice(_PROGRAMS)}|{rng.choice(_OUT)}|"
                                f"{rng.randrange(2)}|x")
-        out.append(decode_history(entries))
+        out.append(entries)
     return out
+
+
+def build_histories(count: int, seed: int, now_ms: int) -> list[History]:
+    return [decode_history(e) for e in history_entries(count, seed, now_ms)]
 
 
 def run_core_bench(count: int = 200_000, seed: int = 7) -> dict[str, float]:

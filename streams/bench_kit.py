@@ -128,6 +128,16 @@ async def purge_redis(settings: Settings) -> None:
         await r.aclose()
 
 
+async def redis_cpu_s(settings: Settings) -> float:
+    """CPU seconds the Redis server has used since it started (INFO cpu, user + system)."""
+    r = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        info = await r.info("cpu")
+    finally:
+        await r.aclose()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def drop_datadir(group: str) -> None:
     """The Faust data dir a worker of this group made (see streams.app and bench_naive)."""
     for name in (f"mot-arbiter-{group}", f"naive-{group}"):

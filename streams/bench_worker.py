@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from streams.bench_kit import BenchError, OffsetCounter, Rate
+from streams.bench_kit import BenchError, OffsetCounter, Rate, redis_cpu_s
 from streams.settings import Settings
 
 # Exactly what `arbiter worker` runs (the Faust app streams.app), and the naive baseline.
@@ -31,6 +31,19 @@ def _status_kb(pid: int, name: str) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (fields 14 and 15 of /proc/<pid>/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def process_tree(pid: int) -> list[int]:
@@ -77,6 +90,12 @@ class WorkerProc:
         rss = sum(_status_kb(p, "VmRSS:") for p in tree)
         self.peak_kb = max(self.peak_kb, hwm, rss)
 
+    def cpu_s(self) -> float:
+        """CPU seconds used so far by the worker and its children."""
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        return sum(_cpu_s(p) for p in process_tree(self.proc.pid))
+
     @property
     def peak_mb(self) -> float:
         return self.peak_kb / 1024
@@ -109,6 +128,16 @@ class Drained:
     decisions: int
     deadletter: int
     peak_mb: float  # the worker's peak resident memory up to the end of the run
+    worker_cpu_s: float  # CPU the worker used over the timed window
+    redis_cpu_s: float  # CPU the Redis server used over the timed window
+
+    def per_event_us(self, cpu_s: float) -> float:
+        return 1e6 * cpu_s / self.rate.count if self.rate.count else 0.0
+
+    @property
+    def worker_share(self) -> float:
+        """The worker's CPU over the timed window, as a share of one core."""
+        return self.worker_cpu_s / self.rate.seconds if self.rate.seconds > 0 else 0.0
 
 
 async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tqdm,
@@ -116,11 +145,13 @@ async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tq
     """Wait until `target` inputs are decided or dead-lettered; time it from the first output.
 
     Startup (process, Faust, group join) is excluded: the clock starts at the first poll
-    that sees an output, and the outputs already there then are not counted.
+    that sees an output, and the outputs already there then are not counted. The worker's
+    and the Redis server's CPU are read at the same two moments.
     """
     t = worker.settings.topics
     started = time.monotonic()
     first: tuple[float, int] | None = None
+    cpu0 = (0.0, 0.0)
     last, last_change, last_sample = 0, started, 0.0
     async with OffsetCounter(worker.settings, partitions) as counter:
         while True:
@@ -129,6 +160,7 @@ async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tq
             done, now = sum(counts.values()), time.monotonic()
             if done and first is None:
                 first = (now, done)
+                cpu0 = (worker.cpu_s(), await redis_cpu_s(worker.settings))
             if done != last:
                 bar.update(done - last)
                 last, last_change = done, now
@@ -140,9 +172,10 @@ async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tq
                 last_sample = now
             await asyncio.sleep(0.05)
     worker.sample()
+    cpu1 = (worker.cpu_s(), await redis_cpu_s(worker.settings))
     assert first is not None
     return Drained(Rate(done - first[1], now - first[0]), counts[t.decisions],
-                   counts[t.deadletter], worker.peak_mb)
+                   counts[t.deadletter], worker.peak_mb, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])
 
 
 def _check_stall(worker: WorkerProc, first: tuple[float, int] | None, late: bool,

@@ -15,7 +15,8 @@ commands:
   tail KIND              follow actions|decisions|metrics|deadletter
   rules check [DIR]      validate a catalogue
   rules show [--json]    print the loaded catalogue
-  bench [--json]         throughput and latency benchmark (--core: the pure core only)
+  bench [--json]         throughput and latency benchmark (--core: the pure core only;
+                         --stages: the pipeline's steps without I/O)
 """
 
 
@@ -51,6 +52,10 @@ def _bench(argv: list[str]) -> int:
         from streams import bench_core
 
         return bench_core.main_core_bench("--json" in argv)
+    if "--stages" in argv:
+        from streams import bench_stages
+
+        return bench_stages.main_stages_bench("--json" in argv)
     from streams import bench
 
     return bench.main(argv)

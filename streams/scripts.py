@@ -62,10 +62,10 @@ for i, ev in ipairs(cjson.decode(ARGV[4])) do
   redis.call('SET', tag .. ':e:' .. eid, ARGV[4 + i], 'EX', ttl)
   if #entries > 0 then
     local hkey = tag .. ':h:' .. cust
-    for _, entry in ipairs(entries) do
-      redis.call('LPUSH', hkey, entry)
+    -- One LPUSH for all (oldest first: the newest ends at the head); trimmed only when over.
+    if redis.call('LPUSH', hkey, unpack(entries)) > cap then
+      redis.call('LTRIM', hkey, 0, cap - 1)
     end
-    redis.call('LTRIM', hkey, 0, cap - 1)
     redis.call('PEXPIRE', hkey, retain)
   end
 end

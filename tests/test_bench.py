@@ -5,11 +5,19 @@ Tiny numbers: this checks that the bench works, not how fast anything is.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from streams import bench
+from streams.bench_kit import Rate, redis_cpu_s
+from streams.bench_run import Options, Results
+from streams.bench_worker import Drained, WorkerProc
+from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -34,3 +42,55 @@ def test_bench_json_has_every_figure(stack: object, capsys: pytest.CaptureFixtur
 def test_bench_rejects_a_latency_phase_without_samples() -> None:
     with pytest.raises(SystemExit):
         bench.main(["--latency-seconds", "1"])
+
+
+def _drained(count: int, seconds: float, worker_cpu_s: float, redis_cpu_s: float) -> Drained:
+    return Drained(Rate(count, seconds), count, 0, 150.0, worker_cpu_s, redis_cpu_s)
+
+
+def test_human_output_says_where_the_cpu_went() -> None:
+    # 20,000 events in 2 s with the worker busy 1.6 s: 80 µs each, 80 % of a core; Redis
+    # 0.5 s: 25 µs each. Raw at 100,000/s: half of it leaves 20 µs per event.
+    results = Results(raw=Rate(100_000, 1.0), arbiter=_drained(20_000, 2.0, 1.6, 0.5),
+                      naive=_drained(1_000, 1.0, 0.9, 0.1))
+    text = bench.human(results, Options(skip_rss=True), Settings.from_env())
+    lines = text.splitlines()
+    arbiter = lines.index(next(ln for ln in lines if ln.startswith("arbiter worker")))
+    assert lines[arbiter + 1].split() == ["CPU", "per", "event:", "worker", "80.0", "µs", "(80",
+                                          "%", "of", "a", "core),", "Redis", "server", "25.0", "µs"]
+    naive = lines.index(next(ln for ln in lines if ln.startswith("naive Faust agent")))
+    assert "worker 900.0 µs (90 % of a core), Redis server 100.0 µs" in lines[naive + 1]
+    assert "0.5 x raw is 50,000 events/s here: one worker on one core would have 20.0 µs" in text
+
+
+def test_worker_cpu_is_read_from_proc(settings: Settings, tmp_path: Path) -> None:
+    busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\n" \
+           "time.sleep(30)"
+    worker = WorkerProc(settings, ["-c", busy], tmp_path).start()
+    try:
+        deadline = time.monotonic() + 20
+        while worker.cpu_s() < 0.4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        used = worker.cpu_s()
+        assert 0.4 <= used < 2.0
+    finally:
+        worker.stop()
+    assert worker.cpu_s() == 0.0  # gone: nothing to read
+
+
+def test_redis_cpu_grows_with_work(settings: Settings) -> None:
+    async def run() -> tuple[float, float]:
+        before = await redis_cpu_s(settings)
+        r = aioredis.Redis.from_url(settings.redis_url)
+        try:
+            for _ in range(5):
+                pipe = r.pipeline(transaction=False)
+                for i in range(20_000):
+                    pipe.set(f"{{{settings.redis_prefix}:p0}}:cpu:{i}", "x", ex=60)
+                await pipe.execute()
+        finally:
+            await r.aclose()
+        return before, await redis_cpu_s(settings)
+
+    before, after = asyncio.run(run())
+    assert after > before > 0
