@@ -116,7 +116,8 @@ def human(r: Results, opts: Options, settings: Settings) -> str:
     if r.raw and r.raw.eps > 0:
         wanted = TARGET_VS_RAW * r.raw.eps
         lines.append(f"  ({TARGET_VS_RAW:g} x raw is {wanted:,.0f} events/s here: one worker on "
-                     f"one core would have {1e6 / wanted:.1f} µs of CPU per event)")
+                     f"one core would have {1e6 / wanted:.1f} µs of CPU per event, all "
+                     f"{os.cpu_count()} cores {(os.cpu_count() or 1) * 1e6 / wanted:.1f} µs)")
     lines.append(_target("arbiter / naive", vs_naive, f">= {TARGET_VS_NAIVE:g}", TARGET_VS_NAIVE))
     lines += _latency_lines(r, opts)
     lines += _rss_lines(r)
@@ -125,9 +126,13 @@ def human(r: Results, opts: Options, settings: Settings) -> str:
 
 def _cpu_line(run: Drained) -> str:
     """Where a throughput run's CPU went, per event timed: what the ratio to raw comes from."""
-    return (f"  CPU per event: worker {run.per_event_us(run.worker_cpu_s):.1f} µs "
-            f"({100 * run.worker_share:.0f} % of a core), Redis server "
-            f"{run.per_event_us(run.redis_cpu_s):.1f} µs")
+    worker, redis = run.per_event_us(run.worker_cpu_s), run.per_event_us(run.redis_cpu_s)
+    line = (f"  CPU per event: worker {worker:.1f} µs ({100 * run.worker_share:.0f} % of a "
+            f"core), Redis server {redis:.1f} µs")
+    if run.broker_cpu_s is None:
+        return line
+    broker = run.per_event_us(run.broker_cpu_s)
+    return f"{line}, Kafka broker {broker:.1f} µs: {worker + redis + broker:.1f} µs in all"
 
 
 def _target(name: str, value: object, wanted: str, floor: float) -> str:
@@ -160,24 +165,27 @@ def _rss_lines(r: Results) -> list[str]:
             f"{TARGET_RSS_MB:g} MB {_verdict(ok)}", f"  ({what})"]
 
 
-def _servers(base: Settings) -> tuple[Settings, tuple[str, ...]]:
-    """The given servers when both are set, else the local stack (and what up() started)."""
+def _servers(base: Settings) -> tuple[Settings, tuple[str, ...], int | None]:
+    """The given servers when both are set, else the local stack (and what up() started);
+    and the broker's pid when it is the local stack's, whose CPU the bench then reads."""
     if os.environ.get("ARBITER_KAFKA") and os.environ.get("ARBITER_REDIS_URL"):
-        return base, ()
+        local = stack.status().kafka
+        ours = local.up and base.kafka == f"{stack.LOOPBACK}:{local.port}"
+        return base, (), local.pid if ours else None
     info = stack.up()
-    return base.with_(kafka=info.kafka, redis_url=info.redis_url), info.started
+    return base.with_(kafka=info.kafka, redis_url=info.redis_url), info.started, info.kafka_pid
 
 
 def main(argv: list[str]) -> int:
     opts, as_json = options(argv)
     try:
-        settings, started = _servers(Settings.from_env())
+        settings, started, broker_pid = _servers(Settings.from_env())
     except stack.StackError as exc:
         print(f"arbiter bench: {exc}", file=sys.stderr)
         return exc.code
     log_dir = Path(tempfile.mkdtemp(prefix="arbiter-bench-"))
     try:
-        results = asyncio.run(Bench(settings, opts, log_dir).run())
+        results = asyncio.run(Bench(settings, opts, log_dir, broker_pid).run())
     except (BenchError, KafkaError, RedisError, OSError) as exc:
         print(f"arbiter bench: {exc}\n(worker logs in {log_dir})", file=sys.stderr)
         return 1

@@ -55,10 +55,12 @@ def _bar(desc: str, total: int) -> tqdm:
 
 
 class Bench:
-    def __init__(self, base: Settings, opts: Options, log_dir: Path) -> None:
+    def __init__(self, base: Settings, opts: Options, log_dir: Path,
+                 broker_pid: int | None = None) -> None:
         self.base = base.with_(partitions=opts.partitions)
         self.opts = opts
         self.log_dir = log_dir
+        self.broker_pid = broker_pid  # the Kafka broker's process, when it runs here
         self.results = Results()
 
     async def run(self) -> Results:
@@ -101,7 +103,8 @@ class Bench:
         worker = WorkerProc(s, argv, self.log_dir).start()
         try:
             with _bar(desc, target) as bar:
-                return await time_outputs(worker, self.opts.partitions, target, bar)
+                return await time_outputs(worker, self.opts.partitions, target, bar,
+                                          self.broker_pid)
         finally:
             worker.stop()
             await _cleanup(s)

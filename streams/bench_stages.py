@@ -12,6 +12,7 @@ pass, whatever Kafka and Redis do. The collector runs as in the worker (gc_polic
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -93,9 +94,14 @@ async def _batches(values: list[bytes], stored: list[list[str]], clock: _Clock) 
 def run_stages(count: int = 100_000, seed: int = 7) -> dict[str, object]:
     values = [value for _, value in synthetic.records(count, seed=seed)]
     stored = history_entries(1024, seed, int(time.time() * 1000))
+    thresholds = gc.get_threshold()
     settle_collector()
     clock = _Clock()
-    asyncio.run(_batches(values, stored, clock))
+    try:
+        asyncio.run(_batches(values, stored, clock))
+    finally:  # the caller's process gets its collector back as it was
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
     per_event = {k: round(1e6 * v / count, 2) for k, v in clock.secs.items()}
     total = sum(clock.secs.values())
     return {"events": count, "us_per_event": per_event,

@@ -33,7 +33,7 @@ def _status_kb(pid: int, name: str) -> int:
     return 0
 
 
-def _cpu_s(pid: int) -> float:
+def cpu_s(pid: int) -> float:
     """User + system CPU seconds of one process (fields 14 and 15 of /proc/<pid>/stat)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -94,7 +94,7 @@ class WorkerProc:
         """CPU seconds used so far by the worker and its children."""
         if self.proc is None or self.proc.poll() is not None:
             return 0.0
-        return sum(_cpu_s(p) for p in process_tree(self.proc.pid))
+        return sum(cpu_s(p) for p in process_tree(self.proc.pid))
 
     @property
     def peak_mb(self) -> float:
@@ -130,6 +130,7 @@ class Drained:
     peak_mb: float  # the worker's peak resident memory up to the end of the run
     worker_cpu_s: float  # CPU the worker used over the timed window
     redis_cpu_s: float  # CPU the Redis server used over the timed window
+    broker_cpu_s: float | None  # CPU the Kafka broker used, when it runs on this machine
 
     def per_event_us(self, cpu_s: float) -> float:
         return 1e6 * cpu_s / self.rate.count if self.rate.count else 0.0
@@ -141,17 +142,19 @@ class Drained:
 
 
 async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tqdm,
-                       startup_s: float = 120.0, stall_s: float = 60.0) -> Drained:
+                       broker_pid: int | None = None, startup_s: float = 120.0,
+                       stall_s: float = 60.0) -> Drained:
     """Wait until `target` inputs are decided or dead-lettered; time it from the first output.
 
     Startup (process, Faust, group join) is excluded: the clock starts at the first poll
-    that sees an output, and the outputs already there then are not counted. The worker's
-    and the Redis server's CPU are read at the same two moments.
+    that sees an output, and the outputs already there then are not counted. The worker's,
+    the Redis server's and (given its pid) the Kafka broker's CPU are read at the same two
+    moments.
     """
     t = worker.settings.topics
     started = time.monotonic()
     first: tuple[float, int] | None = None
-    cpu0 = (0.0, 0.0)
+    cpu0 = (0.0, 0.0, 0.0)
     last, last_change, last_sample = 0, started, 0.0
     async with OffsetCounter(worker.settings, partitions) as counter:
         while True:
@@ -160,7 +163,8 @@ async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tq
             done, now = sum(counts.values()), time.monotonic()
             if done and first is None:
                 first = (now, done)
-                cpu0 = (worker.cpu_s(), await redis_cpu_s(worker.settings))
+                cpu0 = (worker.cpu_s(), await redis_cpu_s(worker.settings),
+                        cpu_s(broker_pid) if broker_pid else 0.0)
             if done != last:
                 bar.update(done - last)
                 last, last_change = done, now
@@ -172,10 +176,12 @@ async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tq
                 last_sample = now
             await asyncio.sleep(0.05)
     worker.sample()
-    cpu1 = (worker.cpu_s(), await redis_cpu_s(worker.settings))
+    cpu1 = (worker.cpu_s(), await redis_cpu_s(worker.settings),
+            cpu_s(broker_pid) if broker_pid else 0.0)
     assert first is not None
     return Drained(Rate(done - first[1], now - first[0]), counts[t.decisions],
-                   counts[t.deadletter], worker.peak_mb, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])
+                   counts[t.deadletter], worker.peak_mb, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1],
+                   cpu1[2] - cpu0[2] if broker_pid else None)
 
 
 def _check_stall(worker: WorkerProc, first: tuple[float, int] | None, late: bool,

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from conftest import StackEndpoints
 
 from streams import bench
 from streams.bench_kit import Rate, redis_cpu_s
@@ -39,28 +41,53 @@ def test_bench_json_has_every_figure(stack: object, capsys: pytest.CaptureFixtur
     assert result["offered_eps"] == 300
 
 
+@pytest.mark.timeout(240)
+def test_bench_readable_form_says_where_the_cpu_went(
+        stack: StackEndpoints, capsys: pytest.CaptureFixture[str]) -> None:
+    small = [a for a in SMALL if a != "--json"] + ["--skip-naive", "--skip-rss"]
+    assert bench.main(small) == 0
+    lines = capsys.readouterr().out.splitlines()
+    cpu = [ln for ln in lines if ln.startswith("  CPU per event: worker ")]
+    assert len(cpu) == 1  # the arbiter's run (the naive one skipped)
+    words = cpu[0].split()
+    worker, redis = float(words[4]), float(words[words.index("server") + 1])
+    assert worker > 0 and redis > 0
+    # The local stack's broker runs here: its CPU is read too, and the three add up.
+    assert ("Kafka broker" in cpu[0]) == stack.local
+    if stack.local:
+        broker = float(words[words.index("broker") + 1])
+        assert float(words[-4]) == pytest.approx(worker + redis + broker, abs=0.15)
+    assert any("one worker on one core would have" in ln for ln in lines)
+
+
 def test_bench_rejects_a_latency_phase_without_samples() -> None:
     with pytest.raises(SystemExit):
         bench.main(["--latency-seconds", "1"])
 
 
-def _drained(count: int, seconds: float, worker_cpu_s: float, redis_cpu_s: float) -> Drained:
-    return Drained(Rate(count, seconds), count, 0, 150.0, worker_cpu_s, redis_cpu_s)
+def _drained(count: int, seconds: float, worker_cpu_s: float, redis_cpu_s: float,
+             broker_cpu_s: float | None = None) -> Drained:
+    return Drained(Rate(count, seconds), count, 0, 150.0, worker_cpu_s, redis_cpu_s, broker_cpu_s)
 
 
 def test_human_output_says_where_the_cpu_went() -> None:
     # 20,000 events in 2 s with the worker busy 1.6 s: 80 µs each, 80 % of a core; Redis
-    # 0.5 s: 25 µs each. Raw at 100,000/s: half of it leaves 20 µs per event.
-    results = Results(raw=Rate(100_000, 1.0), arbiter=_drained(20_000, 2.0, 1.6, 0.5),
+    # 0.5 s: 25 µs each; the broker 0.3 s: 15 µs. Raw at 100,000/s: half of it leaves 20 µs
+    # per event on one core.
+    results = Results(raw=Rate(100_000, 1.0), arbiter=_drained(20_000, 2.0, 1.6, 0.5, 0.3),
                       naive=_drained(1_000, 1.0, 0.9, 0.1))
     text = bench.human(results, Options(skip_rss=True), Settings.from_env())
     lines = text.splitlines()
     arbiter = lines.index(next(ln for ln in lines if ln.startswith("arbiter worker")))
-    assert lines[arbiter + 1].split() == ["CPU", "per", "event:", "worker", "80.0", "µs", "(80",
-                                          "%", "of", "a", "core),", "Redis", "server", "25.0", "µs"]
+    assert lines[arbiter + 1].split() == [
+        "CPU", "per", "event:", "worker", "80.0", "µs", "(80", "%", "of", "a", "core),", "Redis",
+        "server", "25.0", "µs,", "Kafka", "broker", "15.0", "µs:", "120.0", "µs", "in", "all"]
     naive = lines.index(next(ln for ln in lines if ln.startswith("naive Faust agent")))
-    assert "worker 900.0 µs (90 % of a core), Redis server 100.0 µs" in lines[naive + 1]
-    assert "0.5 x raw is 50,000 events/s here: one worker on one core would have 20.0 µs" in text
+    # No broker pid (servers elsewhere): no broker figure.
+    assert lines[naive + 1].endswith("worker 900.0 µs (90 % of a core), Redis server 100.0 µs")
+    cores = os.cpu_count() or 1
+    assert (f"0.5 x raw is 50,000 events/s here: one worker on one core would have 20.0 µs of "
+            f"CPU per event, all {os.cpu_count()} cores {20.0 * cores:.1f} µs") in text
 
 
 def test_worker_cpu_is_read_from_proc(settings: Settings, tmp_path: Path) -> None:

@@ -35,3 +35,11 @@ def test_arbiter_bench_stages_json() -> None:
                          capture_output=True, text=True, timeout=120, check=True).stdout
     result = json.loads(out)
     assert result["events"] == 100_000 and set(result["us_per_event"]) == set(bench_stages.STAGES)
+
+
+def test_the_callers_collector_is_left_as_it_was() -> None:
+    import gc
+
+    before = gc.get_threshold(), gc.get_freeze_count()
+    bench_stages.run_stages(500)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
