@@ -9,7 +9,14 @@ from rules.decision import Candidate, ChosenAction, Decision
 from rules.economics import CURRENCY, Economics, incremental_risk, incremental_value
 from rules.errors import CatalogueError, InvalidEvent
 from rules.event import Event, parse_event
-from rules.history import History, HistoryUpdate, decode_history, history_update
+from rules.history import (
+    History,
+    HistoryUpdate,
+    decode_history,
+    decode_stored,
+    history_update,
+    stored_write,
+)
 from rules.load.files import load_catalogue
 from rules.model import (
     CHANNELS,
@@ -44,9 +51,11 @@ __all__ = [
     "arbitrate",
     "classify",
     "decode_history",
+    "decode_stored",
     "history_update",
     "incremental_risk",
     "incremental_value",
     "load_catalogue",
     "parse_event",
+    "stored_write",
 ]

@@ -1,9 +1,14 @@
 """A customer's contact history: recent actions and risk moments, as the shell stores them.
 
-The shell keeps one Redis list per customer, newest entry first. Each entry is a short string:
+Each entry is a short string:
     a|<ts ms>|<program>|<channel>|<1 if commercial else 0>|<action id>   an action taken
     r|<ts ms>|<mot>                                                     a risk moment
-Ids never contain '|' (catalogue ids are [a-z0-9_]).
+Ids never contain '|' or a newline (catalogue ids are [a-z0-9_]).
+
+The shell keeps one Redis string per customer: the entries oldest first, each ended by a
+newline, so a decision adds its entries with one APPEND and the next event reads them with
+one GET (a list cost Redis a reply element per entry at every event). The string may grow to
+twice the `max_entries` kept before the shell rewrites it with the newest `max_entries`.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ class PastRisk(NamedTuple):
 
 
 class HistoryUpdate(NamedTuple):
-    """What the shell writes after a decision: LPUSH `entries` in order (oldest first), then
-    LTRIM to `max_entries` and set the key's TTL to `retain_ms`."""
+    """What the shell writes after a decision: `entries` (oldest first) added to the stored
+    history, of which the newest `max_entries` count, kept `retain_ms` after the last write."""
 
     entries: tuple[str, ...]
     retain_ms: int
@@ -84,10 +89,49 @@ _EMPTY = History((), (), ())
 
 
 def decode_history(entries: Sequence[bytes | str]) -> History:
-    """The stored list (newest first) -> History; unreadable entries are skipped."""
+    """Entries newest first -> History; unreadable entries are skipped."""
     if not entries:
         return _EMPTY
     return History.of([e for e in map(_parse, entries) if e is not None])
+
+
+def decode_stored(stored: bytes, max_entries: int) -> History:
+    """The stored string (oldest first, one entry per line) -> History of its newest
+    `max_entries` readable entries."""
+    if not stored:
+        return _EMPTY
+    lines = stored.split(b"\n")
+    lines.reverse()
+    out: list[PastAction | PastRisk] = []
+    for line in lines:
+        if line:
+            e = _parse(line)
+            if e is not None:
+                out.append(e)
+                if len(out) == max_entries:
+                    break
+    return History.of(out)
+
+
+KEEP, APPEND, REWRITE = 0, 1, 2  # how the shell writes a decision's history (stored_write)
+
+
+def stored_write(stored_count: int, history: History, update: HistoryUpdate
+                 ) -> tuple[int, str, int]:
+    """How to write `update` over a stored history of `stored_count` lines that reads as
+    `history`: (KEEP, APPEND or REWRITE, the text to append or to store, lines stored after).
+
+    Appending costs Redis one short command; once the stored lines would pass twice
+    `max_entries`, the newest `max_entries` are written again instead, so the string stays
+    bounded and the rewrite is paid once per `max_entries` entries at most.
+    """
+    if not update.entries:
+        return KEEP, "", stored_count
+    count = stored_count + len(update.entries)
+    if count <= 2 * update.max_entries:
+        return APPEND, "".join([e + "\n" for e in update.entries]), count
+    kept = history.apply(update).entries
+    return REWRITE, "".join([encode_entry(e) + "\n" for e in reversed(kept)]), len(kept)
 
 
 def encode_action(ts: int, program: str, channel: str, commercial: bool, action: str) -> str:
@@ -96,6 +140,12 @@ def encode_action(ts: int, program: str, channel: str, commercial: bool, action:
 
 def encode_risk(ts: int, mot: str) -> str:
     return f"r|{ts}|{mot}"
+
+
+def encode_entry(e: PastAction | PastRisk) -> str:
+    if isinstance(e, PastAction):
+        return encode_action(e.ts, e.program, e.channel, e.commercial, e.action)
+    return encode_risk(e.ts, e.mot)
 
 
 def history_update(catalogue: Catalogue, event: Event, mots: Sequence[str], decision: Decision,

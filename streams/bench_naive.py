@@ -19,9 +19,10 @@ from rules import (
     InvalidEvent,
     arbitrate,
     classify,
-    decode_history,
+    decode_stored,
     history_update,
     load_catalogue,
+    stored_write,
 )
 from streams.codec import Record, dead_letter, decode_event
 from streams.faust_conf import app_options
@@ -60,13 +61,15 @@ async def decide(stream: faust.StreamT) -> None:
         if got.kind == REPEAT:
             await decisions.send(key=key, value=got.stored)
             continue
-        decision = arbitrate(catalogue, event, mots, decode_history(got.history), now_ms)
+        history = decode_stored(got.history, catalogue.history_max_entries)
+        decision = arbitrate(catalogue, event, mots, history, now_ms)
         body = orjson.dumps(decision.to_dict())
         update = history_update(catalogue, event, mots, decision, now_ms)
         # The same state as the real worker keeps: the decision and the contact history.
+        mode, text, _ = stored_write(got.history.count(b"\n"), history, update)
         await store.record(
-            {msg.partition: [RecordItem(event.event_id, body, event.customer_id, update.entries)]},
-            catalogue.history_retain_ms, catalogue.history_max_entries)
+            {msg.partition: [RecordItem(event.event_id, body, event.customer_id, mode, text)]},
+            catalogue.history_retain_ms)
         await decisions.send(key=key, value=body)
         if decision.action is not None:
             await actions[decision.action.channel].send(key=key, value=body)

@@ -22,8 +22,9 @@ from rules import (
     InvalidEvent,
     arbitrate,
     classify,
-    decode_history,
+    decode_stored,
     history_update,
+    stored_write,
 )
 from streams.codec import Record, dead_letter, decode_event
 from streams.emit import Emitter
@@ -92,10 +93,12 @@ class Pipeline:
         }
         replies = await self.store.ingest(groups, now_ms)
         writes: dict[int, list[RecordItem]] = {}
+        cap = cat.history_max_entries
         for p, items in pending.items():
-            # A customer's history and what this batch adds to it, applied only if the
-            # customer comes again in the batch (most do not: applying re-parses entries).
-            histories: dict[str, tuple[History, HistoryUpdate]] = {}
+            # A customer's history, what this batch adds to it (applied only if the customer
+            # comes again in the batch: most do not, and applying re-parses entries) and the
+            # lines stored after it.
+            histories: dict[str, tuple[History, HistoryUpdate, int]] = {}
             out: list[RecordItem] = []
             for it, got in zip(items, replies[p], strict=True):
                 ev = it.event
@@ -106,14 +109,16 @@ class Pipeline:
                     continue
                 earlier = histories.get(ev.customer_id)
                 if earlier is None:
-                    history = decode_history(got.history)
+                    history = decode_stored(got.history, cap)
+                    lines = got.history.count(b"\n")
                 else:
-                    history = earlier[0].apply(earlier[1])
+                    history, lines = earlier[0].apply(earlier[1]), earlier[2]
                 decision = arbitrate(cat, ev, it.mots, history, now_ms)
                 update = history_update(cat, ev, it.mots, decision, now_ms)
-                histories[ev.customer_id] = (history, update)
+                mode, text, lines = stored_write(lines, history, update)
+                histories[ev.customer_id] = (history, update, lines)
                 body = decision.to_json()
-                out.append(RecordItem(ev.event_id, body, ev.customer_id, update.entries))
+                out.append(RecordItem(ev.event_id, body, ev.customer_id, mode, text))
                 if got.kind != FIRST:
                     stats.duplicates += 1  # a redelivery whose first attempt stored nothing
                 action = decision.action
@@ -123,7 +128,7 @@ class Pipeline:
                 stats.decided(decision.outcome, program, channel)
                 times.append(it.record.timestamp_ms)
             writes[p] = out
-        await self.store.record(writes, cat.history_retain_ms, cat.history_max_entries)
+        await self.store.record(writes, cat.history_retain_ms)
 
     def _emit_stored(self, ev: Event, body: bytes) -> None:
         stored = orjson.loads(body)

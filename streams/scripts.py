@@ -4,17 +4,37 @@ Every key a call touches starts with the partition's hash tag (KEYS[1], e.g. ``{
 so a Redis Cluster keeps them in one slot and the script stays legal there.
 """
 
+# A customer's contact history is one string, its entries oldest first, one per line (see
+# rules/history.py): read with one GET, added to with one APPEND. A key still holding the
+# list an earlier version wrote (newest first) is read, and on its first write rewritten,
+# as such a string: the history survives the upgrade.
+LIST_AS_STRING = """
+local function list_as_string(hkey)
+  local l = redis.call('LRANGE', hkey, 0, -1)
+  local parts = {}
+  for i = #l, 1, -1 do parts[#parts + 1] = l[i] .. '\\n' end
+  return table.concat(parts)
+end
+"""
+
 # INGEST marks each event_id as seen (SET NX, the dedupe), bumps the MoT bucket counters
 # only the first time, and returns what arbitration needs.
 # ARGV: minute, hour, day, dedupe_ttl_s, then one JSON array of [event_id, customer_id,
 # [fields]] (one argument for the batch: packing arguments one by one cost more in Python).
-# Reply per event: {1, history...} for a first sighting (or a crashed earlier attempt that
-# stored no decision: it is decided again, counted once), {2, stored decision} for a repeat.
-INGEST = """
+# Reply per event: {1, history} for a first sighting (or {3, history}: a crashed earlier
+# attempt that stored no decision, decided again and counted once), {2, stored decision}
+# for a repeat. The history is the stored string ('' when there is none).
+INGEST = LIST_AS_STRING + """
 local tag = KEYS[1]
 local minute, hour, day, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local km, kh, kd = tag .. ':cm:' .. minute, tag .. ':ch:' .. hour, tag .. ':cd:' .. day
 local out, bumps, counted = {}, {}, false
+local function history(cust)
+  local hkey = tag .. ':h:' .. cust
+  local h = redis.pcall('GET', hkey)
+  if type(h) == 'table' then return list_as_string(hkey) end  -- WRONGTYPE: a list
+  return h or ''
+end
 for _, ev in ipairs(cjson.decode(ARGV[5])) do
   local eid, cust, fields = ev[1], ev[2], ev[3]
   local ekey = tag .. ':e:' .. eid
@@ -23,17 +43,13 @@ for _, ev in ipairs(cjson.decode(ARGV[5])) do
       bumps[f] = (bumps[f] or 0) + 1  -- summed first: one HINCRBY per field per batch
       counted = true
     end
-    local h = redis.call('LRANGE', tag .. ':h:' .. cust, 0, -1)
-    table.insert(h, 1, 1)
-    out[#out + 1] = h
+    out[#out + 1] = {1, history(cust)}
   else
     local stored = redis.call('GET', ekey)
     if stored and stored ~= '' then
       out[#out + 1] = {2, stored}
     else
-      local h = redis.call('LRANGE', tag .. ':h:' .. cust, 0, -1)
-      table.insert(h, 1, 3)
-      out[#out + 1] = h
+      out[#out + 1] = {3, history(cust)}
     end
   end
 end
@@ -50,23 +66,24 @@ end
 return out
 """
 
-# RECORD stores each decision under its event_id and appends the contact-history entries.
-# ARGV: dedupe_ttl_s, retain_ms, max_entries, a JSON array of [event_id, customer_id,
-# [entries]] (entries oldest first, so the list ends newest first), then the decisions, one
-# argument each in the same order (kept as bytes: no escaping into JSON).
-RECORD = """
+# RECORD stores each decision under its event_id and writes the contact history.
+# ARGV: dedupe_ttl_s, retain_ms, a JSON array of [event_id, customer_id, mode, text] (mode 0:
+# no history to write, 1: APPEND text, 2: SET text, the history rewritten), then the
+# decisions, one argument each in the same order (kept as bytes: no escaping into JSON).
+RECORD = LIST_AS_STRING + """
 local tag = KEYS[1]
-local ttl, retain, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-for i, ev in ipairs(cjson.decode(ARGV[4])) do
-  local eid, cust, entries = ev[1], ev[2], ev[3]
-  redis.call('SET', tag .. ':e:' .. eid, ARGV[4 + i], 'EX', ttl)
-  if #entries > 0 then
+local ttl, retain = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i, ev in ipairs(cjson.decode(ARGV[3])) do
+  local eid, cust, mode, text = ev[1], ev[2], ev[3], ev[4]
+  redis.call('SET', tag .. ':e:' .. eid, ARGV[3 + i], 'EX', ttl)
+  if mode == 1 then
     local hkey = tag .. ':h:' .. cust
-    -- One LPUSH for all (oldest first: the newest ends at the head); trimmed only when over.
-    if redis.call('LPUSH', hkey, unpack(entries)) > cap then
-      redis.call('LTRIM', hkey, 0, cap - 1)
+    if type(redis.pcall('APPEND', hkey, text)) == 'table' then  -- WRONGTYPE: a list
+      redis.call('SET', hkey, list_as_string(hkey) .. text)
     end
     redis.call('PEXPIRE', hkey, retain)
+  elseif mode == 2 then
+    redis.call('SET', tag .. ':h:' .. cust, text, 'PX', retain)
   end
 end
 return 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple, TypeVar
 
 import orjson
@@ -35,7 +35,7 @@ IngestItem = tuple[str, str, list[str]]
 
 class Ingested(NamedTuple):
     kind: int  # FIRST, REPEAT or RETRY
-    history: list[bytes]  # for FIRST / RETRY
+    history: bytes  # the stored contact history (rules.history's form), for FIRST / RETRY
     stored: bytes | None  # the stored decision, for REPEAT
 
 
@@ -43,7 +43,8 @@ class RecordItem(NamedTuple):
     event_id: str
     decision: bytes
     customer_id: str
-    entries: Sequence[str]
+    history_mode: int  # rules.history's KEEP, APPEND or REWRITE
+    history_text: str  # what to append, or the whole history to store
 
 
 def buckets(now_ms: int) -> tuple[int, int, int]:
@@ -106,15 +107,13 @@ class Store:
         out: dict[int, list[Ingested]] = {}
         for p, reply in zip(parts, replies, strict=True):
             out[p] = [
-                Ingested(REPEAT, [], r[1]) if r[0] == REPEAT else Ingested(r[0], r[1:], None)  # type: ignore[arg-type]
+                Ingested(REPEAT, b"", r[1]) if r[0] == REPEAT else Ingested(r[0], r[1], None)
                 for r in reply
             ]
         return out
 
-    async def record(
-        self, groups: dict[int, list[RecordItem]], retain_ms: int, max_entries: int
-    ) -> None:
-        """Store decisions and append contact history for every partition in one round trip."""
+    async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int) -> None:
+        """Store decisions and write contact history for every partition in one round trip."""
         parts = [p for p in groups if groups[p]]
         if not parts:
             return
@@ -122,9 +121,10 @@ class Store:
         calls: list[_Call] = []
         for p in parts:
             items = groups[p]
-            meta = orjson.dumps([(it.event_id, it.customer_id, it.entries) for it in items])
-            calls.append(("RECORD", self.tag(p), [self.dedupe_ttl_s, retain_ms, max_entries,
-                                                  meta, *(it.decision for it in items)]))
+            meta = orjson.dumps([(it.event_id, it.customer_id, it.history_mode, it.history_text)
+                                 for it in items])
+            calls.append(("RECORD", self.tag(p), [self.dedupe_ttl_s, retain_ms, meta,
+                                                  *(it.decision for it in items)]))
         await self._run(calls, "record")
 
     async def counts(self, partitions: int, now_ms: int) -> dict[str, list[int]]:
