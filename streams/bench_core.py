@@ -69,8 +69,8 @@ def build_events(count: int, seed: int, types: list[str]) -> list[Event]:
 
 
 def history_entries(count: int, seed: int, now_ms: int) -> list[list[str]]:
-    """Stored contact histories (Redis list entries, newest first), from empty (most
-    customers) to a few dozen entries over a week."""
+    """Contact histories as entries newest first, from empty (most customers) to a few
+    dozen entries over a week."""
     rng = random.Random(seed + 1)
     out = []
     for _ in range(count):

@@ -17,11 +17,13 @@ from rules import (
     arbitrate,
     classify,
     decode_history,
+    decode_stored,
     history_update,
     load_catalogue,
     parse_event,
+    stored_write,
 )
-from rules.history import encode_action, encode_risk
+from rules.history import APPEND, KEEP, REWRITE, encode_action, encode_risk
 
 CAT = load_catalogue()
 FRESH = load_catalogue()  # its memos are cleared before each use: decided from scratch
@@ -114,22 +116,34 @@ def test_any_valid_event_gets_exactly_one_reproducible_decision(obj, stored, lat
     assert decision.to_json() == again.to_json() == orjson.dumps(out)
 
 
+def _line(entry: str | bytes) -> bytes:
+    return entry if isinstance(entry, bytes) else entry.encode("utf-8", "surrogatepass")
+
+
+# A stored line never holds a newline (ids are [a-z0-9_]); junk may be anything else.
+lines = entries.filter(lambda e: b"\n" not in _line(e))
+
+
 @settings(max_examples=300, deadline=None)
-@given(events(), st.lists(entries, max_size=20))
+@given(events(), st.lists(lines, max_size=140))
 def test_history_apply_matches_what_the_shell_stores(obj, stored) -> None:  # type: ignore
     event = parse_event(obj)
-    history = decode_history(stored)
+    # The shell's string: the entries oldest first (`stored` is newest first), one per line.
+    blob = b"".join(_line(e) + b"\n" for e in reversed(stored))
+    cap = CAT.history_max_entries
+    history = decode_stored(blob, cap)
+    assert history.entries == decode_history(stored).entries[:cap]  # the newest readable
     mots = classify(CAT, event)
     decision = arbitrate(CAT, event, mots, history, NOW)
     update = history_update(CAT, event, mots, decision, NOW)
     assert isinstance(update, HistoryUpdate)
-    assert update.retain_ms == CAT.history_retain_ms
-    # The shell: LPUSH each entry in order, then LTRIM to max_entries.
-    redis_list = list(stored)
-    for entry in update.entries:
-        redis_list.insert(0, entry)
-    redis_list = redis_list[: update.max_entries]
-    assert history.apply(update).entries == decode_history(redis_list).entries
+    assert update.retain_ms == CAT.history_retain_ms and update.max_entries == cap
+    mode, text, count = stored_write(len(stored), history, update)
+    after = {KEEP: blob, APPEND: blob + text.encode(), REWRITE: text.encode()}[mode]
+    # What Redis holds after the write reads as the history the batch carries on with.
+    assert count == after.count(b"\n")
+    assert decode_stored(after, cap).entries == history.apply(update).entries
+    assert mode == KEEP or count <= 2 * cap
     if decision.action is not None:
         assert history.apply(update).actions[0].action == decision.action.id
 
