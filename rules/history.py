@@ -102,14 +102,10 @@ def decode_stored(stored: bytes, max_entries: int) -> History:
         return _EMPTY
     lines = stored.split(b"\n")
     lines.reverse()
-    out: list[PastAction | PastRisk] = []
-    for line in lines:
-        if line:
-            e = _parse(line)
-            if e is not None:
-                out.append(e)
-                if len(out) == max_entries:
-                    break
+    # Parsed through the memo (the last, empty line too): cheaper than stopping at the cap.
+    out = [e for e in map(_parse, lines) if e is not None]
+    if len(out) > max_entries:
+        del out[max_entries:]
     return History.of(out)
 
 

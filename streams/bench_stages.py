@@ -22,7 +22,7 @@ from rules import (
     Catalogue,
     arbitrate,
     classify,
-    decode_history,
+    decode_stored,
     history_update,
     load_catalogue,
 )
@@ -55,10 +55,11 @@ class _Clock:
 
 
 def _batch(clock: _Clock, cat: Catalogue, now: int, chunk: list[bytes],
-           stored: list[list[str]], emitter: Emitter) -> None:
+           stored: list[bytes], emitter: Emitter) -> None:
     events = clock.time("decode", lambda: [decode_event(v) for v in chunk])
     mots = clock.time("classify", lambda: [classify(cat, ev) for ev in events])
-    histories = clock.time("history", lambda: [decode_history(h) for h in stored])
+    cap = cat.history_max_entries
+    histories = clock.time("history", lambda: [decode_stored(h, cap) for h in stored])
     decisions = clock.time("arbitrate", lambda: [
         arbitrate(cat, ev, m, h, now) for ev, m, h in zip(events, mots, histories, strict=True)])
     clock.time("history_update", lambda: [
@@ -74,7 +75,7 @@ def _batch(clock: _Clock, cat: Catalogue, now: int, chunk: list[bytes],
     clock.time("record_batches", append)
 
 
-async def _batches(values: list[bytes], stored: list[list[str]], clock: _Clock) -> None:
+async def _batches(values: list[bytes], stored: list[bytes], clock: _Clock) -> None:
     cat = load_catalogue()
     now = int(time.time() * 1000)
     settings = Settings.from_env()
@@ -93,7 +94,9 @@ async def _batches(values: list[bytes], stored: list[list[str]], clock: _Clock) 
 
 def run_stages(count: int = 100_000, seed: int = 7) -> dict[str, object]:
     values = [value for _, value in synthetic.records(count, seed=seed)]
-    stored = history_entries(1024, seed, int(time.time() * 1000))
+    # As Redis holds them: one string per customer, oldest entry first, one per line.
+    stored = [b"".join(e.encode() + b"\n" for e in reversed(entries))
+              for entries in history_entries(1024, seed, int(time.time() * 1000))]
     thresholds = gc.get_threshold()
     settle_collector()
     clock = _Clock()
