@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 
@@ -23,16 +22,72 @@ _EMPTY: Mapping[str, object] = MappingProxyType({})
 _MISSING = object()
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
-    event_id: str
-    customer_id: str
-    type: str
-    product_line: str
-    ts_ms: int
-    channel: str | None
-    segments: tuple[str, ...]
-    attrs: Mapping[str, object]
+    """A valid event, read-only (its fields are properties without setters).
+
+    A plain class rather than a frozen dataclass: compiled, it is built in C, where a frozen
+    dataclass keeps Python's __init__ with an object.__setattr__ per field (measured: 1.29 µs
+    against 0.14, a sixth of decoding an event).
+    """
+
+    __slots__ = (
+        "_attrs",
+        "_channel",
+        "_customer",
+        "_id",
+        "_line",
+        "_segments",
+        "_ts",
+        "_type",
+    )
+
+    def __init__(self, event_id: str, customer_id: str, type: str, product_line: str,
+                 ts_ms: int, channel: str | None, segments: tuple[str, ...],
+                 attrs: Mapping[str, object]) -> None:
+        self._id = event_id
+        self._customer = customer_id
+        self._type = type
+        self._line = product_line
+        self._ts = ts_ms
+        self._channel = channel
+        self._segments = segments
+        self._attrs = attrs
+
+    @property
+    def event_id(self) -> str:
+        return self._id
+
+    @property
+    def customer_id(self) -> str:
+        return self._customer
+
+    @property
+    def type(self) -> str:
+        return self._type
+
+    @property
+    def product_line(self) -> str:
+        return self._line
+
+    @property
+    def ts_ms(self) -> int:
+        return self._ts
+
+    @property
+    def channel(self) -> str | None:
+        return self._channel
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return self._segments
+
+    @property
+    def attrs(self) -> Mapping[str, object]:
+        return self._attrs
+
+    def __repr__(self) -> str:
+        return (f"Event({self._id!r}, {self._customer!r}, {self._type!r}, {self._line!r}, "
+                f"{self._ts}, {self._channel!r}, {self._segments!r}, {dict(self._attrs)!r})")
 
 
 def _ident(obj: dict, name: str) -> str:

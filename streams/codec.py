@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 import orjson
 
@@ -13,15 +12,21 @@ from rules import Event, InvalidEvent, parse_event
 MAX_EVENT_BYTES = 64 * 1024
 
 
-class Record(NamedTuple):
-    """One consumed Kafka record, as the pipeline needs it."""
+class Record:
+    """One consumed Kafka record, as the pipeline needs it.
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
+    A plain class, not a NamedTuple: compiled, it is built in C (a NamedTuple's __new__ is
+    Python, about 0.6 µs for each of the few objects an event makes).
+    """
+
+    def __init__(self, topic: str, partition: int, offset: int, key: bytes | None,
+                 value: bytes | None, timestamp_ms: int) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.timestamp_ms = timestamp_ms
 
 
 def decode_event(value: bytes | None) -> Event:

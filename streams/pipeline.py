@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 import orjson
 
@@ -32,10 +31,11 @@ from streams.stats import WorkerStats
 from streams.store import FIRST, REPEAT, RecordItem, Store, field
 
 
-class _Pending(NamedTuple):
-    record: Record
-    event: Event
-    mots: tuple[str, ...]
+class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new__ is Python)
+    def __init__(self, record: Record, event: Event, mots: tuple[str, ...]) -> None:
+        self.record = record
+        self.event = event
+        self.mots = mots
 
 
 class Pipeline:

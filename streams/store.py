@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -33,18 +33,22 @@ FIRST, REPEAT, RETRY = 1, 2, 3  # INGEST's reply kinds
 IngestItem = tuple[str, str, list[str]]
 
 
-class Ingested(NamedTuple):
-    kind: int  # FIRST, REPEAT or RETRY
-    history: bytes  # the stored contact history (rules.history's form), for FIRST / RETRY
-    stored: bytes | None  # the stored decision, for REPEAT
+# Plain classes (built in C once compiled), not NamedTuples: one of each per event.
+class Ingested:
+    def __init__(self, kind: int, history: bytes, stored: bytes | None) -> None:
+        self.kind = kind  # FIRST, REPEAT or RETRY
+        self.history = history  # the stored contact history (rules.history's form)
+        self.stored = stored  # the stored decision, for REPEAT
 
 
-class RecordItem(NamedTuple):
-    event_id: str
-    decision: bytes
-    customer_id: str
-    history_mode: int  # rules.history's KEEP, APPEND or REWRITE
-    history_text: str  # what to append, or the whole history to store
+class RecordItem:
+    def __init__(self, event_id: str, decision: bytes, customer_id: str, history_mode: int,
+                 history_text: str) -> None:
+        self.event_id = event_id
+        self.decision = decision
+        self.customer_id = customer_id
+        self.history_mode = history_mode  # rules.history's KEEP, APPEND or REWRITE
+        self.history_text = history_text  # what to append, or the whole history to store
 
 
 def buckets(now_ms: int) -> tuple[int, int, int]:
