@@ -4,9 +4,9 @@ Over synthetic events (the bench's mix and sizes) on one core, no Kafka and no R
 batches of 2,000 as the worker takes them, each step timed over the batch in turn: decode
 and validate, classify, decode the stored contact history, arbitrate, the history update,
 the decision's JSON, and the output record batches (the worker's Emitter into aiokafka's
-batches, never sent). The sum is what one
-worker process spends per event before any client or network work: the ceiling it cannot
-pass, whatever Kafka and Redis do. The collector runs as in the worker (gc_policy).
+batches, never sent). The sum is what one worker process spends per event before any client
+or network work: the ceiling it cannot pass, whatever Kafka and Redis do. The collector runs
+as in the worker (gc_policy), and is given back as it was.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from streams.settings import Settings
 _T = TypeVar("_T")
 STAGES = ("decode", "classify", "history", "arbitrate", "history_update", "decision_json",
           "record_batches")
-
-
 BATCH = 2000  # events timed together, as the worker's batch: results do not pile up
 
 
