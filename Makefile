@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint stack-up stack-down bench clean
 
 # setup.py compiles these (mypyc): an edit to one of them means a rebuild.
-COMPILED := $(shell sed -n 's/^ *"\([a-z]*\/[a-z_]*\.py\)",.*/\1/p' setup.py)
+COMPILED := $(shell sed -n 's/^ *"\([a-z_/]*\.py\)",.*/\1/p' setup.py)
 
 $(STAMP): pyproject.toml setup.py $(COMPILED)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,4 +38,5 @@ stack-down: $(STAMP)
 
 clean:
 	-$(BIN)/arbiter stack down
-	rm -rf $(VENV) .arbiter build *.so rules/*.so streams/*.so
+	rm -rf $(VENV) .arbiter build *.so
+	find rules streams -name '*.so' -delete

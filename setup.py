@@ -8,7 +8,7 @@ import os
 
 from setuptools import setup
 
-# The per-event path of the core. The catalogue loader (pydantic) runs once and stays Python.
+# The per-event path of the core. The catalogue loader runs once and stays Python.
 COMPILED = [
     "rules/arbitrate.py",
     "rules/classify.py",
@@ -18,11 +18,11 @@ COMPILED = [
     "rules/history.py",
     "rules/policy.py",
     # The shell's per-event loop around it.
-    "streams/codec.py",
-    "streams/emit.py",
-    "streams/pipeline.py",
-    "streams/stats.py",
-    "streams/store.py",
+    "streams/worker/codec.py",
+    "streams/worker/emit.py",
+    "streams/worker/pipeline.py",
+    "streams/worker/stats.py",
+    "streams/worker/store.py",
 ]
 
 if os.environ.get("ARBITER_PURE_PYTHON", "0") != "0":

@@ -4,10 +4,11 @@ No Kafka, no Redis, no asyncio, no clock: time comes in as an argument.
 """
 
 from rules.arbitrate import arbitrate
+from rules.catalogue import Catalogue
 from rules.classify import classify
 from rules.decision import Candidate, ChosenAction, Decision
 from rules.economics import CURRENCY, Economics, incremental_risk, incremental_value
-from rules.errors import CatalogueError, InvalidEvent
+from rules.errors import ArbiterError, CatalogueError, InvalidEvent
 from rules.event import Event, parse_event
 from rules.history import (
     History,
@@ -18,23 +19,17 @@ from rules.history import (
     stored_write,
 )
 from rules.load.files import load_catalogue
-from rules.model import (
-    CHANNELS,
-    OUTCOMES,
-    PRODUCT_LINES,
-    Action,
-    Catalogue,
-    MoT,
-    Policy,
-    Program,
-)
+from rules.model import Action, MoT, Policy, Program
+from rules.vocab import CHANNELS, INTERACTION_CHANNELS, OUTCOMES, PRODUCT_LINES
 
 __all__ = [
     "CHANNELS",
     "CURRENCY",
+    "INTERACTION_CHANNELS",
     "OUTCOMES",
     "PRODUCT_LINES",
     "Action",
+    "ArbiterError",
     "Candidate",
     "Catalogue",
     "CatalogueError",

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rules.catalogue import Catalogue
 from rules.decision import Candidate, Decision
 from rules.event import Event
 from rules.history import History, PastRisk
-from rules.lookup import CandidateSet, Index, Spec
-from rules.model import Catalogue
+from rules.lookup import CandidateSet, Index, Screen, Spec
 from rules.policy import Checker
 
 _MEMO_MAX = 50_000
@@ -30,16 +30,16 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
     index = catalogue.index
     cs = index.candidates(event.product_line, mots)
     screen = _screen(index, cs, event)
-    template, eligible = screen[0], screen[1]
+    template, eligible = screen.template, screen.eligible
     if not eligible:
-        return Decision(event, mots, "no_candidate", None, template, version, now_ms)  # type: ignore
+        return Decision(event, mots, "no_candidate", None, template, version, now_ms)  # type: ignore[arg-type]
     specs, channel = cs.specs, event.channel
     risky = index.risk_mots
     own = [PastRisk(event.ts_ms, m) for m in mots if m in risky]
     checker = Checker(history, now_ms, own) if own or history.entries else None
     out: list[Candidate | None] | None = None  # a copy of the template once anyone is held back
     winner = pick = None  # the final choice, and NBO's pick of the commercial offers
-    for i in eligible:  # type: ignore[attr-defined]
+    for i in eligible:
         s = specs[i]
         if winner is not None and (pick is not None or not s.nbo):
             if pick is not None:
@@ -52,7 +52,7 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
                 reason = checker.blocked(s.policies, s.program, s.action.channel)  # type: ignore
             if reason is not None:
                 if out is None:
-                    out = list(template)  # type: ignore[call-overload]
+                    out = list(template)
                 out[i] = s.line("suppressed", reason)
                 continue
         if winner is None:
@@ -62,28 +62,33 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
     if winner is None:
         return Decision(event, mots, "suppressed", None, tuple(out), version, now_ms)  # type: ignore
     if out is None:  # nobody held back: the lines depend on the screen alone
-        lines = screen[2]
+        lines = screen.ranked
         if lines is None:
-            lines = screen[2] = _ranked(index, list(template), specs, eligible, winner, pick)  # type: ignore
+            lines = screen.ranked = _ranked(index, list(template), specs, eligible, winner, pick)
     else:
-        lines = _ranked(index, out, specs, eligible, winner, pick)  # type: ignore[arg-type]
+        lines = _ranked(index, out, specs, eligible, winner, pick)
     chosen = winner.chosen[channel] if winner.inbound else winner.chosen  # type: ignore
     return Decision(event, mots, "action", chosen, lines, version, now_ms)  # type: ignore
 
 
-def _screen(index: Index, cs: CandidateSet, event: Event) -> list[object]:
-    """[candidate lines with only the ineligible ones filled, eligible positions, ranked lines
-    when nobody is held back (filled later)], memoized on what eligibility reads."""
-    segs, attrs, channel = event.segments, event.attrs, event.channel
+def _screen(index: Index, cs: CandidateSet, event: Event) -> Screen:
+    """Who is eligible (and the lines of who is not), memoized on what eligibility reads."""
     memo = index.screens
     try:
-        key: tuple[object, ...] | None = (cs.key, channel, segs, tuple(
-            [(type(v), v) for v in map(attrs.get, cs.fields)]))
-        got = memo.get(key)  # type: ignore[arg-type]
+        key = (cs.key, event.channel, event.segments, tuple(
+            [(type(v), v) for v in map(event.attrs.get, cs.fields)]))
+        got = memo.get(key)
     except TypeError:  # a list or an object among the attrs: not hashable, not memoized
-        key = got = None
-    if got is not None:
-        return got
+        return _eligibility(cs, event)
+    if got is None:
+        got = _eligibility(cs, event)
+        if len(memo) < _MEMO_MAX:
+            memo[key] = got
+    return got
+
+
+def _eligibility(cs: CandidateSet, event: Event) -> Screen:
+    segs, attrs, channel = event.segments, event.attrs, event.channel
     out: list[Candidate | None] = [None] * len(cs.specs)
     eligible = []
     for i, s in enumerate(cs.specs):
@@ -100,10 +105,7 @@ def _screen(index: Index, cs: CandidateSet, event: Event) -> list[object]:
                     break
             else:
                 eligible.append(i)
-    got = [tuple(out), tuple(eligible), None]
-    if key is not None and len(memo) < _MEMO_MAX:
-        memo[key] = got
-    return got
+    return Screen(tuple(out), tuple(eligible))
 
 
 def _ranked(index: Index, out: list[Candidate | None], specs: tuple[Spec, ...],

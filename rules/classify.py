@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from rules.catalogue import Catalogue
 from rules.event import Event
-from rules.model import Catalogue
 
 
 def classify(catalogue: Catalogue, event: Event) -> tuple[str, ...]:

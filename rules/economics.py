@@ -15,14 +15,6 @@ class Economics(NamedTuple):
     value_negative: float  # margin lost when the customer decides against us (e.g. churns)
     p_negative: float
 
-    @property
-    def expected_gain(self) -> float:
-        return self.value_positive * self.p_positive
-
-    @property
-    def expected_loss(self) -> float:
-        return self.value_negative * self.p_negative
-
 
 def incremental_value(count: float, econ: Economics) -> float:
     """# of MoTs x value of a positive decision x its probability."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from rules.errors import InvalidEvent
-from rules.model import INTERACTION_CHANNELS, PRODUCT_LINES
+from rules.vocab import INTERACTION_CHANNELS, PRODUCT_LINES
 
 MAX_ID = 128
 MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; epoch ms from 0 up to this

@@ -18,9 +18,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from rules.catalogue import Catalogue
     from rules.decision import Decision
     from rules.event import Event
-    from rules.model import Catalogue
 
 
 class PastAction(NamedTuple):

@@ -7,16 +7,8 @@ from typing import NamedTuple
 
 from rules.conditions import Condition
 from rules.decision import Candidate, ChosenAction
-from rules.model import (
-    INTERACTION_CHANNELS,
-    NBO,
-    PRODUCT_LINES,
-    Action,
-    EventType,
-    MoT,
-    Policy,
-    Program,
-)
+from rules.model import Action, EventType, MoT, Policy, Program
+from rules.vocab import INTERACTION_CHANNELS, NBO, PRODUCT_LINES
 
 _NO_CHANNEL = "ineligible: answers in the customer's channel, and the event names none"
 
@@ -96,7 +88,7 @@ class Index:
         # channel, segments and the attrs conditions read: who is eligible (and the lines of
         # those who are not), plus the ranked lines when no policy holds anyone back.
         # `ranked`: the line of a lost or won action, given the winner and NBO's pick.
-        self.screens: dict[tuple[object, ...], list[object]] = {}
+        self.screens: dict[tuple[object, ...], Screen] = {}
         self.ranked: dict[tuple[int, int, int], Candidate] = {}
 
     def _event_rules(self, et: EventType, line: str, mots: Mapping[str, MoT]) -> None:
@@ -158,6 +150,16 @@ class Index:
             if len(self._sets) < 4096:  # MoT combinations come from classify: a handful
                 self._sets[key] = got
         return got
+
+
+class Screen:
+    """What eligibility decided for one candidate set, given the event fields it reads."""
+
+    def __init__(self, template: tuple[Candidate | None, ...], eligible: tuple[int, ...]) -> None:
+        self.template = template  # the lines of the ineligible candidates; None where eligible
+        self.eligible = eligible  # positions of the eligible candidates, best first
+        # The whole ranked table when no policy holds anyone back: filled at its first use.
+        self.ranked: tuple[Candidate, ...] | None = None
 
 
 class CandidateSet:

@@ -1,26 +1,13 @@
-"""The catalogue's frozen objects: MoTs, programs, actions, contact policies, event rules."""
+"""The catalogue's frozen parts: MoTs, programs, actions, contact policies, event rules."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from rules.conditions import Condition
 from rules.economics import Economics
-
-if TYPE_CHECKING:
-    from rules.lookup import Index
-
-PRODUCT_LINES = ("prepaid", "postpaid", "home")
-CHANNELS = ("sms", "email", "push", "outbound_call", "store", "call_center", "telesales", "digital")
-OUTCOMES = ("action", "suppressed", "no_candidate", "no_mot")
-# Channels a customer starts a conversation in (the event's `channel`).
-INTERACTION_CHANNELS = ("store", "call_center", "telesales", "digital")
-# An action whose channel is this answers in the channel the customer is using.
-EVENT_CHANNEL = "event"
-PROGRAM_KINDS = ("commercial", "experience", "umbrella")
-NBO, NBA = "nbo", "nba"
+from rules.vocab import EVENT_CHANNEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,38 +83,3 @@ class EventType:
     type: str
     attrs: Mapping[str, object]  # attr name -> "bool" | "number" | "string" | tuple of strings
     rules: tuple[EventRule, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Catalogue:
-    """The whole validated catalogue. `version` is a short hash of its files' content."""
-
-    version: str
-    mots: Mapping[str, MoT]
-    programs: Mapping[str, Program]
-    actions: Mapping[str, Action]
-    policies: Mapping[str, Policy]
-    event_types: Mapping[str, EventType]
-    bill_shock_ratio: float
-    history_retain_ms: int  # the longest policy window: older history changes nothing
-    history_max_entries: int
-    index: Index = field(repr=False, compare=False)
-
-    def economics(self, mot_id: str, product_line: str) -> Economics:
-        mot = self.mots.get(mot_id)
-        if mot is None or product_line not in mot.economics:
-            raise KeyError(f"no MoT {mot_id!r} on product line {product_line!r}")
-        return mot.economics[product_line]
-
-    def to_public_dict(self) -> dict[str, object]:
-        """The shape `arbiter rules show --json` prints (plus `rules_version`)."""
-        return {
-            "mots": [{"id": m.id, "name": m.name, "product_lines": list(m.product_lines)}
-                     for m in self.mots.values()],
-            "programs": [{"id": p.id, "name": p.name, "priority": p.priority,
-                          "mots": {line: list(p.mots[line]) for line in PRODUCT_LINES
-                                   if p.mots[line]}}
-                         for p in self.programs.values()],
-            "event_types": list(self.event_types),
-            "rules_version": self.version,
-        }

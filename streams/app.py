@@ -1,45 +1,8 @@
-"""The Faust app: `faust -A streams.app worker` or `arbiter worker`. Wiring only."""
+"""The Faust app under its contract name: `faust -A streams.app worker` runs the worker.
 
-from __future__ import annotations
+The app lives in `streams.worker.app`; this module only keeps the name the contract fixes.
+"""
 
-from typing import Any
+from streams.worker.app import app
 
-import faust
-
-from streams import native
-
-native.check()  # before importing what may be compiled
-
-from streams.consume import consume  # noqa: E402
-from streams.faust_conf import app_options  # noqa: E402
-from streams.runtime import Runtime  # noqa: E402
-from streams.settings import Settings  # noqa: E402
-
-settings = Settings.from_env()
-app = faust.App(
-    # The events are consumed by streams.consume under ARBITER_GROUP; Faust's own consumer
-    # (which owns no topic here) joins a group of its own so the two never collide.
-    f"{settings.group}.app",
-    **app_options(settings, f"mot-arbiter-{settings.group}"),
-    # Faust's group owns no partitions, but a worker killed without goodbye still holds up the
-    # next one's start until this expires: seconds, not Faust's default minute.
-    broker_session_timeout=10.0,
-    broker_rebalance_timeout=10.0,
-)
-runtime = Runtime(settings)
-
-
-@app.task
-async def decide() -> None:
-    """Every record of the events topic, decided one poll at a time (see streams.consume)."""
-    await consume(runtime)
-
-
-@app.timer(interval=settings.metrics_interval)
-async def publish_metrics() -> None:
-    await runtime.publish_metrics()
-
-
-@app.on_before_shutdown.connect
-async def _close(app: Any, /, *_: Any, signal: Any, **__: Any) -> None:
-    await runtime.stop()
+__all__ = ["app"]

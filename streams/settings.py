@@ -1,20 +1,31 @@
-"""Every setting the shell reads, in one frozen object built from the environment."""
+"""Every setting the shell reads, in one frozen object built from the environment.
+
+`Settings.from_env()` reads the `ARBITER_*` variables (see the README's Settings table) and
+raises `SettingsError` naming the variable for a value it cannot use; `to_env()` is its exact
+inverse, so a child process gets the same settings. Secrets (the SASL password, a password in
+the Redis URL) never appear in `repr`, logs or error messages: `redacted_url` masks them.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from rules.errors import ArbiterError
+from rules.vocab import CHANNELS
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-CHANNELS = ("sms", "email", "push", "outbound_call", "store", "call_center", "telesales", "digital")
 
 
-class SettingsError(ValueError):
-    """A setting has a value the arbiter cannot use."""
+class SettingsError(ArbiterError, ValueError):
+    """A setting has a value the arbiter cannot use; the message names the variable."""
+
+    exit_code = 2
 
 
 def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
@@ -65,7 +76,7 @@ class KafkaSecurity:
     protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
-    sasl_password: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
@@ -85,7 +96,21 @@ class KafkaSecurity:
         return kwargs
 
 
-@dataclass(frozen=True, slots=True)
+def redacted_url(url: str) -> str:
+    """The URL with its password (if any) replaced by `***`, for logs and messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+    except ValueError:
+        return "<unparsable URL>"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
 class Settings:
     kafka: str = DEFAULT_KAFKA
     redis_url: str = DEFAULT_REDIS_URL
@@ -95,7 +120,7 @@ class Settings:
     batch_max: int = 2000
     lanes: int = 2
     dedupe_ttl_s: int = 24 * 3600
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    worker_id: str | None = None  # None: the running process's host-pid (see `worker_name`)
     group: str = "mot-arbiter"
     redis_prefix: str = "nba"
     topics: Topics = field(default_factory=Topics)
@@ -119,7 +144,7 @@ class Settings:
             batch_max=_int(env, "ARBITER_BATCH_MAX", 2000),
             lanes=_int(env, "ARBITER_LANES", 2),
             dedupe_ttl_s=_int(env, "ARBITER_DEDUPE_TTL_S", 24 * 3600),
-            worker_id=env.get("ARBITER_WORKER_ID") or f"{socket.gethostname()}-{os.getpid()}",
+            worker_id=env.get("ARBITER_WORKER_ID") or None,
             group=env.get("ARBITER_GROUP") or "mot-arbiter",
             redis_prefix=env.get("ARBITER_REDIS_PREFIX") or "nba",
             topics=Topics(
@@ -140,8 +165,20 @@ class Settings:
             ),
         )
 
+    @property
+    def worker_name(self) -> str:
+        """The worker's name in metrics: ARBITER_WORKER_ID, else this process's host-pid."""
+        return self.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["redis_url"] = redacted_url(self.redis_url)
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
     def to_env(self) -> dict[str, str]:
-        """The ARBITER_* variables that give these settings to a child process."""
+        """The ARBITER_* variables that give these settings to a child process: exactly the
+        inverse of `from_env` (`Settings.from_env(s.to_env()) == s`)."""
+        sec = self.security
         env = {
             "ARBITER_KAFKA": self.kafka,
             "ARBITER_REDIS_URL": self.redis_url,
@@ -157,9 +194,19 @@ class Settings:
             "ARBITER_TOPIC_METRICS": self.topics.metrics,
             "ARBITER_TOPIC_DEADLETTER": self.topics.deadletter,
             "ARBITER_TOPIC_ACTIONS_PREFIX": self.topics.actions_prefix,
+            "ARBITER_KAFKA_SECURITY_PROTOCOL": sec.protocol,
         }
-        if self.rules_dir is not None:
-            env["ARBITER_RULES"] = str(self.rules_dir)
+        optional = {
+            "ARBITER_RULES": None if self.rules_dir is None else str(self.rules_dir),
+            "ARBITER_WORKER_ID": self.worker_id,
+            "ARBITER_KAFKA_SASL_MECHANISM": sec.sasl_mechanism,
+            "ARBITER_KAFKA_SASL_USERNAME": sec.sasl_username,
+            "ARBITER_KAFKA_SASL_PASSWORD": sec.sasl_password,
+            "ARBITER_KAFKA_SSL_CAFILE": sec.ssl_cafile,
+            "ARBITER_KAFKA_SSL_CERTFILE": sec.ssl_certfile,
+            "ARBITER_KAFKA_SSL_KEYFILE": sec.ssl_keyfile,
+        }
+        env.update({k: v for k, v in optional.items() if v is not None})
         return env
 
     def isolated(self, tag: str = "t", events: str | None = None) -> Settings:

@@ -16,8 +16,9 @@ from functools import lru_cache
 
 import orjson
 
-PRODUCT_LINES = ("prepaid", "postpaid", "home")
-INTERACTION_CHANNELS = ("store", "call_center", "telesales", "digital")
+from rules.decision import rfc3339_ms
+from rules.vocab import PRODUCT_LINES
+
 REQUIRED_FIELDS = ("event_id", "customer_id", "type", "product_line", "ts")
 # A valid event type the contract does not know: it must be decided as no_mot.
 UNKNOWN_TYPE = "usage_report"
@@ -268,11 +269,6 @@ def event_types() -> set[str]:
     return set(_BUILDERS)
 
 
-def rfc3339(ms: int) -> str:
-    s, frac = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s)) + f".{frac:03d}Z"
-
-
 class _Generator:
     def __init__(self, seed: int | None, customers: int | Population,
                  start_ms: int | None, step_ms: float) -> None:
@@ -309,7 +305,7 @@ class _Generator:
             ms = self.start_ms + int(i * self.step_ms)
         if rng.random() < _LATE_SHARE:
             ms -= 1000 + int(rng.random() * 299_000)
-        return rfc3339(ms) if rng.random() < _RFC3339_SHARE else ms
+        return rfc3339_ms(ms) if rng.random() < _RFC3339_SHARE else ms
 
 
 def events(count: int | None, *, seed: int | None = None, customers: int | Population = 10_000,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pytest
 
 from streams import native
-from streams import stack as local_stack
-from streams.bench_kit import delete_topics, list_topics
+from streams.kafka import delete_topics, list_topics
 from streams.settings import Settings, Topics
+from streams.stack import control as local_stack
 
 try:
     native.check()  # a stale compiled module would test old code

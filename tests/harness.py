@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -16,6 +12,7 @@ import orjson
 
 from streams import kafka
 from streams.settings import Settings
+from streams.stack.worker import WorkerProcess
 
 
 def isolated(base: Settings, **changes: object) -> Settings:
@@ -23,38 +20,15 @@ def isolated(base: Settings, **changes: object) -> Settings:
     return base.isolated().with_(**changes)
 
 
-class Worker:
-    """`arbiter worker` as a child process, stopped (and its log shown on failure) at exit."""
+class Worker(WorkerProcess):
+    """`arbiter worker` as a child process, its log in the test's directory."""
 
     def __init__(self, settings: Settings, log_dir: Path) -> None:
-        self.settings = settings
-        self.log_path = log_dir / f"worker-{settings.group}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(settings, log_dir / f"worker-{settings.group}.log")
 
     def start(self) -> Worker:
-        env = {**os.environ, **self.settings.to_env()}
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "-l", "warning"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        super().start()
         return self
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            return self.proc.wait()
 
 
 async def prepare(settings: Settings) -> None:

@@ -31,7 +31,7 @@ def test_the_listed_modules_are_the_compiled_ones() -> None:
     """In this environment every listed module runs compiled (unless the build was asked to
     stay pure), and nothing else is: a build that fell back to Python would pass unseen."""
     listed = _listed()
-    assert "rules.arbitrate" in listed and "streams.pipeline" in listed
+    assert "rules.arbitrate" in listed and "streams.worker.pipeline" in listed
     code = ("import importlib, json, sys\n"
             f"mods = {listed!r}\n"
             "print(json.dumps({m: importlib.import_module(m).__file__ for m in mods}))\n")
@@ -46,7 +46,7 @@ def test_the_listed_modules_are_the_compiled_ones() -> None:
 
 
 def _module(root: Path, pkg: str, name: str, source_age: float, compiled_age: float) -> None:
-    (root / pkg).mkdir(exist_ok=True)
+    (root / pkg).mkdir(parents=True, exist_ok=True)
     py = root / pkg / f"{name}.py"
     so = root / pkg / f"{name}.cpython-311-x86_64-linux-gnu.so"
     py.write_text("x = 1\n")
@@ -66,6 +66,15 @@ def test_a_source_edited_after_compiling_is_reported(tmp_path: Path) -> None:
         native.check(tmp_path)
 
 
+def test_a_stale_module_inside_a_subpackage_is_refused(tmp_path: Path) -> None:
+    _module(tmp_path, "streams/worker", "store", source_age=5, compiled_age=60)
+    _module(tmp_path, "streams/worker", "emit", source_age=100, compiled_age=60)
+    assert sorted(native.compiled(tmp_path)) == ["streams.worker.emit", "streams.worker.store"]
+    assert native.stale(tmp_path) == ["streams/worker/store.py"]
+    with pytest.raises(native.StaleBuild, match=r"streams/worker/store\.py"):
+        native.check(tmp_path)
+
+
 def test_a_clean_build_is_not_stale(tmp_path: Path) -> None:
     _module(tmp_path, "rules", "event", source_age=100, compiled_age=50)
     (tmp_path / "streams").mkdir()
@@ -78,7 +87,7 @@ def test_a_clean_build_is_not_stale(tmp_path: Path) -> None:
 
 def test_the_cli_refuses_a_stale_build(monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    from streams import cli
+    from streams.cli import main as cli
 
     monkeypatch.setattr(native, "stale", lambda root=native.ROOT: ["rules/event.py"])
     assert cli.main(["rules", "check"]) == 2

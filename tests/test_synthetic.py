@@ -8,17 +8,22 @@ from collections import Counter
 import orjson
 import pytest
 
+from rules.vocab import INTERACTION_CHANNELS, PRODUCT_LINES
 from streams import synthetic
+from streams.cli.tail import (
+    format_action,
+    format_deadletter,
+    format_decision,
+    format_metrics,
+    render,
+)
 from streams.synthetic import (
-    INTERACTION_CHANNELS,
     MALFORMED_KINDS,
     MAX_EVENT_BYTES,
-    PRODUCT_LINES,
     REQUIRED_FIELDS,
     UNKNOWN_TYPE,
     Population,
 )
-from streams.tail import format_action, format_deadletter, format_decision, format_metrics, render
 
 CONTRACT_TYPES = {
     "lead_form_submitted", "sim_activated", "contract_signed", "top_up", "package_purchased",

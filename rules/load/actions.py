@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 
 from rules.load.conditions import parse_conditions
 from rules.load.reader import Loc, ident, items, mapping, number, one_of, text, unique_list
-from rules.model import CHANNELS, EVENT_CHANNEL, PRODUCT_LINES, Action, Eligibility, Program
+from rules.model import Action, Eligibility, Program
+from rules.vocab import CHANNELS, EVENT_CHANNEL, PRODUCT_LINES
 
 _ELIGIBILITY = ("product_lines", "segments", "exclude_segments", "when")
 

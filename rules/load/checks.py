@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rules.load.reader import Loc, Problems
-from rules.model import NBA, NBO, PRODUCT_LINES, Action, EventType, MoT, Program
+from rules.model import Action, EventType, MoT, Program
+from rules.vocab import NBA, NBO, PRODUCT_LINES
 
 
 def _where(doc: object, key: str, ident: str) -> int | None:

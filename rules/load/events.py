@@ -7,7 +7,8 @@ from types import MappingProxyType
 
 from rules.load.conditions import parse_attr_type, parse_conditions
 from rules.load.reader import Loc, ident, items, mapping
-from rules.model import INTERACTION_CHANNELS, EventRule, EventType, MoT
+from rules.model import EventRule, EventType, MoT
+from rules.vocab import INTERACTION_CHANNELS
 
 
 def parse_events(loc: Loc, doc: object, mots: dict[str, MoT] | None,

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 from types import MappingProxyType
 
+from rules.catalogue import Catalogue
 from rules.errors import CatalogueError
 from rules.load.actions import parse_actions
 from rules.load.checks import check_coverage, check_reachable, interaction_mots, mot_attrs
@@ -15,7 +16,7 @@ from rules.load.policies import parse_policies
 from rules.load.programs import parse_programs
 from rules.load.reader import Loc, Problems, parse_yaml
 from rules.lookup import Index
-from rules.model import NBA, NBO, Catalogue
+from rules.vocab import NBA, NBO
 
 BUNDLED = Path(__file__).resolve().parent.parent / "catalogue"
 FILES = ("settings.yaml", "mots.yaml", "events.yaml", "programs.yaml", "actions.yaml",

@@ -7,7 +7,8 @@ from types import MappingProxyType
 
 from rules.economics import CURRENCY, Economics
 from rules.load.reader import Loc, ident, integer, items, mapping, number, one_of, text, unique_list
-from rules.model import PRODUCT_LINES, MoT
+from rules.model import MoT
+from rules.vocab import PRODUCT_LINES
 
 FIGURES = ("value_positive", "p_positive", "value_negative", "p_negative")
 

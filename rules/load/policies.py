@@ -15,7 +15,8 @@ from rules.load.reader import (
     text,
     unique_list,
 )
-from rules.model import CHANNELS, Policy, Program
+from rules.model import Policy, Program
+from rules.vocab import CHANNELS
 
 KINDS = ("cap", "quiet")
 SCOPES = ("any", "commercial", "program", "channel")

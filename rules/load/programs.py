@@ -5,7 +5,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from rules.load.reader import Loc, ident, integer, items, mapping, one_of, text
-from rules.model import NBA, NBO, PRODUCT_LINES, PROGRAM_KINDS, MoT, Program
+from rules.model import MoT, Program
+from rules.vocab import NBA, NBO, PRODUCT_LINES, PROGRAM_KINDS
 
 ALL = "all"  # in a program's MoT table: every MoT of that product line (NBA's table)
 

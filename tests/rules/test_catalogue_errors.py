@@ -9,7 +9,7 @@ import pytest
 
 from rules import CatalogueError, load_catalogue
 from rules.load.files import BUNDLED
-from streams.rules_cmd import rules_check
+from streams.cli.rules import rules_check
 
 
 def broken(tmp_path: Path, edits: dict[str, list[tuple[str, str]]]) -> Path:

@@ -1,0 +1,188 @@
+"""Event produced to decision produced, for a caught-up worker under a fixed offered rate.
+
+The input's time is the CreateTime this producer sets on each record (kept per event_id);
+the decision's is the broker's LogAppendTime on a decisions topic created with it, so
+the figure covers the worker's consume, decide and produce up to the broker having it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from tqdm import tqdm
+
+from streams import kafka, synthetic
+from streams.bench.kit import BenchError
+from streams.bench.worker import WorkerProc
+from streams.kafka import create_topics, output_topics
+from streams.settings import Settings, Topics
+from streams.stack.worker import ARBITER
+from streams.worker.emit import Emitter
+from streams.worker.stats import quantile
+
+TICK_S = 0.005  # pacing step: at 5,000/s about 25 events per step
+WARMUP_MS = 1000  # decisions of events sent in the first second are dropped
+# After the last send, wait for the rest as long as decisions keep coming: a worker behind
+# the offered rate still has every late decision counted, at its real latency.
+IDLE_S = 15.0
+SETTLE_S = 3.0  # probes answered fast this long in a row before the offered load starts
+
+Item = tuple[bytes, bytes, str]  # key, value, event_id
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    p50: float
+    p99: float
+    samples: int
+    missing: int  # offered events with no decision seen in time
+    achieved_eps: float  # what the pacer really sent
+
+
+async def measure(settings: Settings, partitions: int, rate: float, seconds: float,
+                  log_dir: Path, bar: tqdm) -> tuple[Latency, WorkerProc]:
+    """Latency of a fresh arbiter worker; the caller stops the worker it gets back."""
+    t = settings.topics
+    await create_topics(settings, [t.events, *output_topics(settings)], partitions,
+                        {t.decisions: {"message.timestamp.type": "LogAppendTime"}})
+    items = _items(max(1, int(rate * seconds)))
+    worker = WorkerProc(settings, ARBITER, log_dir).start()
+    try:
+        lat = await _run(worker, partitions, items, rate, bar)
+    except BaseException:
+        worker.stop()
+        raise
+    worker.sample()
+    return lat, worker
+
+
+async def _run(worker: WorkerProc, partitions: int, items: list[Item], rate: float,
+               bar: tqdm) -> Latency:
+    t = worker.settings.topics
+    consumer = kafka.consumer(worker.settings, group_id=None, max_poll_records=5000)
+    # The pacer builds its own record batches per step: lingering would only add delay.
+    producer = kafka.producer(worker.settings, linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    pacer: asyncio.Task[float] | None = None
+    try:
+        consumer.assign([TopicPartition(t.decisions, p) for p in range(partitions)])
+        await _catch_up(worker, producer, consumer, t.events)
+        sent: dict[str, int] = {}
+        pacer = asyncio.create_task(_offer(producer, t.events, partitions, items, rate, sent))
+        return await _collect(worker, consumer, pacer, sent, len(items), bar)
+    finally:
+        if pacer is not None and not pacer.done():
+            pacer.cancel()
+        await producer.stop()
+        await consumer.stop()
+
+
+def _items(n: int) -> list[Item]:
+    out = []
+    for ev in synthetic.events(n):  # unseeded: fresh event ids on every call
+        out.append((str(ev["customer_id"]).encode(), orjson.dumps(ev), str(ev["event_id"])))
+    return out
+
+
+async def _catch_up(worker: WorkerProc, producer: AIOKafkaProducer,
+                    consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 120.0) -> None:
+    """Probe events, one at a time, until each has come back decided within a quarter of a
+    second for SETTLE_S in a row: the worker has joined, caught up and finished starting
+    (in its first seconds a fresh worker answers in hundreds of ms, which is startup)."""
+    deadline = time.monotonic() + timeout_s
+    since: float | None = None
+    for key, value, eid in _items(int(timeout_s * 20)):
+        worker.check()
+        now = time.monotonic()
+        if now > deadline:
+            break
+        if since is not None and now - since >= SETTLE_S:
+            return
+        await producer.send_and_wait(topic, value, key=key)
+        fast = await _decided(consumer, eid, 0.25)
+        since = (since or now) if fast else None
+    raise BenchError(f"latency: the worker did not settle in {timeout_s:.0f} s:\n"
+                     f"{worker.log_tail()}")
+
+
+async def _decided(consumer: AIOKafkaConsumer, event_id: str, within_s: float) -> bool:
+    until = time.monotonic() + within_s
+    while time.monotonic() < until:
+        for msgs in (await consumer.getmany(timeout_ms=50)).values():
+            if any(_event_id(m.value) == event_id for m in msgs):
+                return True
+    return False
+
+
+async def _offer(producer: AIOKafkaProducer, topic: str, partitions: int, items: list[Item],
+                 rate: float, sent: dict[str, int]) -> float:
+    """Send items at `rate`, in keyed record batches per step (the worker's own Emitter);
+    returns the achieved rate."""
+    emitter = Emitter(producer, Topics(), {topic: partitions})
+    start, i, futures = time.monotonic(), 0, []
+    while i < len(items):
+        due = min(len(items), int((time.monotonic() - start) * rate) + 1)
+        if due > i:
+            now_ms = int(time.time() * 1000)
+            for key, value, eid in items[i:due]:
+                emitter.send(topic, key, value)
+                sent[eid] = now_ms
+            futures.append(await emitter.submit())
+            i = due
+        await asyncio.sleep(TICK_S)
+    elapsed = time.monotonic() - start
+    await asyncio.gather(*futures)
+    return len(items) / elapsed if elapsed > 0 else 0.0
+
+
+async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer, pacer: asyncio.Task[float],
+                   sent: dict[str, int], total: int, bar: tqdm) -> Latency:
+    first_ms: int | None = None
+    latencies: list[int] = []
+    seen, last_seen = 0, time.monotonic()
+    while seen < total:
+        worker.check()
+        if pacer.done() and time.monotonic() - last_seen > IDLE_S:
+            break
+        polled = await consumer.getmany(timeout_ms=100)
+        if polled:
+            last_seen = time.monotonic()
+        for msgs in polled.values():
+            for m in msgs:
+                sent_ms = sent.get(_event_id(m.value))
+                if sent_ms is None:
+                    continue  # a catch-up event
+                seen += 1
+                if first_ms is None:
+                    first_ms = next(iter(sent.values()))  # the pacer's first step
+                if sent_ms >= first_ms + WARMUP_MS:
+                    latencies.append(m.timestamp - sent_ms)
+        bar.n = seen
+        bar.refresh()
+    achieved = await pacer
+    return _summary(latencies, total - seen, achieved)
+
+
+def _event_id(value: bytes | None) -> str:
+    """The event_id of a decision without parsing all of it (the decision is written in
+    contract order, event_id second); parsed in full otherwise."""
+    if not value:
+        return ""
+    i = value.find(b'"event_id":"')
+    if i >= 0:
+        j = value.find(b'"', i + 12)
+        return value[i + 12:j].decode()
+    return str(orjson.loads(value).get("event_id", ""))
+
+
+def _summary(latencies: list[int], missing: int, achieved: float) -> Latency:
+    if not latencies:
+        raise BenchError("latency: no decision came back after the warm-up second")
+    s = sorted(latencies)
+    return Latency(quantile(s, 0.50), quantile(s, 0.99), len(s), missing, achieved)

@@ -1,0 +1,85 @@
+"""The worker's moving parts, started once and shared by the Faust agent and timer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from rules import Catalogue, load_catalogue
+from streams import kafka
+from streams.settings import Settings
+from streams.worker import metrics
+from streams.worker.codec import Record
+from streams.worker.emit import Emitter
+from streams.worker.pipeline import Pipeline
+from streams.worker.stats import WorkerStats
+from streams.worker.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, catalogue: Catalogue | None = None) -> None:
+        self.settings = settings
+        self.catalogue = catalogue or load_catalogue(settings.rules_dir)
+        self.stats = WorkerStats()
+        self._lock = asyncio.Lock()
+        self._started = False
+        # Clients are made in start(): aiokafka wants a running loop.
+        self.producer: AIOKafkaProducer | None = None
+        self.store: Store | None = None
+        self.pipelines: list[Pipeline] = []  # one per lane, each with its own record batches
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._started:
+                return
+            topics = kafka.all_topics(self.settings)
+            await kafka.ensure_topics(self.settings, topics, self.settings.partitions)
+            # The emitter builds whole batches itself: nothing is gained by lingering.
+            self.producer = kafka.producer(self.settings, linger_ms=0)
+            await self.producer.start()
+            self.store = Store(self.settings.redis_url, self.settings.redis_prefix,
+                               self.settings.dedupe_ttl_s)
+            counts = {t: len(await self.producer.partitions_for(t)) for t in topics}
+            self.pipelines = [
+                Pipeline(self.catalogue, self.store,
+                         Emitter(self.producer, self.settings.topics, counts), self.stats)
+                for _ in range(self.settings.lanes)
+            ]
+            self._started = True
+            log.info("arbiter runtime started: rules %s, redis prefix %s",
+                     self.catalogue.version, self.settings.redis_prefix)
+
+    async def submit(self, records: list[Record], lane: int = 0) -> asyncio.Future[list[object]]:
+        """Decide a batch (Redis written); the future completes when Kafka has its outputs.
+
+        Lanes may decide concurrently, each over partitions of its own: their Redis keys and
+        record batches never overlap.
+        """
+        if not self.pipelines:
+            await self.start()
+        return await self.pipelines[lane].submit(records)
+
+    async def publish_metrics(self) -> dict[str, object] | None:
+        if not self._started or self.producer is None or self.store is None:
+            return None
+        now_ms = int(time.time() * 1000)
+        counts = await self.store.counts(self.settings.partitions, now_ms)
+        snap = self.stats.take()
+        record = metrics.build(snap, self.catalogue, counts, self.settings.worker_name, now_ms)
+        # Its own send, not the emitter's batches, which belong to the batch in flight.
+        await self.producer.send_and_wait(self.settings.topics.metrics, orjson.dumps(record),
+                                          key=self.settings.worker_name.encode())
+        return record
+
+    async def stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.store is not None:
+            await self.store.close()
+        self._started = False

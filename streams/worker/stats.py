@@ -1,0 +1,72 @@
+"""What one worker counts between two metrics records."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+LATENCY_SAMPLES = 20_000  # reservoir size: bounded memory at any rate
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    events_in: int = 0
+    deadletter: int = 0
+    duplicates: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    programs: Counter[str] = field(default_factory=Counter)
+    channels: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    seen: int = 0
+    max_latency: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    _rng: random.Random = field(default_factory=lambda: random.Random(1))
+
+    def decided(self, outcome: str, program: str | None, channel: str | None) -> None:
+        self.outcomes[outcome] += 1
+        if program is not None:
+            self.programs[program] += 1
+        if channel is not None:
+            self.channels[channel] += 1
+
+    def emitted(self, now_ms: float, event_times: list[int]) -> None:
+        """A batch's decisions leave now: one clock reading gives all their latencies."""
+        for ts in event_times:
+            latency = now_ms - ts
+            if latency > self.max_latency:
+                self.max_latency = latency
+            self.seen += 1
+            if len(self.latencies) < LATENCY_SAMPLES:
+                self.latencies.append(latency)
+            else:
+                j = self._rng.randrange(self.seen)
+                if j < LATENCY_SAMPLES:
+                    self.latencies[j] = latency
+
+    def take(self) -> WorkerStats:
+        """Hand over this interval's figures and start a new interval."""
+        snap = WorkerStats(events_in=self.events_in, deadletter=self.deadletter,
+                           duplicates=self.duplicates, outcomes=self.outcomes,
+                           programs=self.programs, channels=self.channels,
+                           latencies=self.latencies, seen=self.seen,
+                           max_latency=self.max_latency, started=self.started)
+        self.events_in = self.deadletter = self.duplicates = self.seen = 0
+        self.outcomes, self.programs, self.channels = Counter(), Counter(), Counter()
+        self.latencies, self.max_latency, self.started = [], 0.0, time.monotonic()
+        return snap
+
+
+def quantile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank `q` quantile (0 < q < 1) of samples sorted ascending (not empty)."""
+    return float(ordered[min(len(ordered) - 1, int(q * len(ordered)))])
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50, p95 and p99 of the samples (nearest rank, 2 decimals); zeros when there are none."""
+    if not samples:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    s = sorted(samples)
+    return {f"p{round(q * 100)}": round(quantile(s, q), 2) for q in (0.50, 0.95, 0.99)}

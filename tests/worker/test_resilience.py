@@ -1,0 +1,150 @@
+"""Redis going away is weather: the worker waits, keeps its offsets, and decides everything."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness import Worker, collect, encoded, event, isolated, prepare, produce
+
+from streams.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrivateRedis:
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port, self.workdir = port, workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        exe = shutil.which("redis-server")
+        assert exe, "redis-server is not installed"
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("private redis did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    r = PrivateRedis(_free_port(), tmp_path)
+    r.start()
+    yield r
+    r.kill()
+
+
+async def test_worker_rides_out_a_redis_outage(stack, private_redis: PrivateRedis,
+                                               tmp_path: Path) -> None:
+    base = Settings.from_env().with_(kafka=stack.kafka,
+                                     redis_url=f"redis://127.0.0.1:{private_redis.port}/0")
+    s = isolated(base, partitions=2)
+    await prepare(s)
+    worker = Worker(s, tmp_path).start()
+    try:
+        before = [event(f"w-{uuid.uuid4().hex[:6]}", "complaint_submitted", "home")
+                  for _ in range(20)]
+        await produce(s, encoded(before))
+        ids = {e["event_id"] for e in before}
+
+        def decided(seen: dict) -> set[str]:
+            return {d["event_id"] for _, d in seen[s.topics.decisions]}
+
+        await collect(s, [s.topics.decisions], lambda seen: ids <= decided(seen), worker)
+
+        private_redis.kill()
+        during = [event(f"w-{uuid.uuid4().hex[:6]}", "port_out_requested", "prepaid")
+                  for _ in range(20)]
+        await produce(s, encoded(during))
+        time.sleep(3)
+        assert worker.proc is not None and worker.proc.poll() is None, worker.log_tail()
+        private_redis.start()
+
+        all_ids = ids | {e["event_id"] for e in during}
+        seen = await collect(s, [s.topics.decisions],
+                             lambda seen: all_ids <= decided(seen), worker)
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.log_tail()
+    per_event = [d["event_id"] for _, d in seen[s.topics.decisions]]
+    assert sorted(per_event) == sorted(all_ids), "each event decided exactly once"
+    assert "retrying" in worker.log_tail(200)
+
+
+async def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(stack,
+                                                                      tmp_path: Path) -> None:
+    import os
+    import signal
+    from collections import Counter
+
+    import orjson
+
+    from rules import classify, load_catalogue, parse_event
+    from streams.synthetic import events as synthetic_events
+    from streams.worker.store import Store
+
+    base = Settings.from_env().with_(kafka=stack.kafka, redis_url=stack.redis_url)
+    s = isolated(base, partitions=4, batch_max=200)
+    await prepare(s)
+    sent = list(synthetic_events(4000, seed=5))
+    ids = {e["event_id"] for e in sent}
+    await produce(s, encoded(sent))
+
+    def decided(seen: dict) -> set[str]:
+        return {d["event_id"] for _, d in seen[s.topics.decisions]}
+
+    first = Worker(s, tmp_path).start()
+    await collect(s, [s.topics.decisions], lambda seen: len(decided(seen)) >= 300, first)
+    assert first.proc is not None
+    os.killpg(first.proc.pid, signal.SIGKILL)  # no goodbye: no commit, no flush
+    first.proc.wait()
+
+    (tmp_path / "second").mkdir()
+    second = Worker(s, tmp_path / "second").start()
+    try:
+        seen = await collect(s, [s.topics.decisions], lambda seen: ids <= decided(seen), second)
+    finally:
+        assert second.stop() == 0, second.log_tail()
+    by_id: dict[str, set[str]] = {}
+    for _, d in seen[s.topics.decisions]:
+        by_id.setdefault(d["event_id"], set()).add(d["decision_id"])
+    assert set(by_id) == ids
+    assert all(len(v) == 1 for v in by_id.values()), "a redelivered event got a new decision"
+
+    cat = load_catalogue()
+    expected: Counter[str] = Counter()
+    for e in sent:
+        ev = parse_event(orjson.loads(orjson.dumps(e)))
+        for mot in classify(cat, ev):
+            expected[f"{mot}|{ev.product_line}"] += 1
+    store = Store(s.redis_url, s.redis_prefix, s.dedupe_ttl_s)
+    counts = await store.counts(s.partitions, int(time.time() * 1000))
+    await store.close()
+    assert {k: v[0] for k, v in counts.items()} == dict(expected), "MoTs counted twice"
