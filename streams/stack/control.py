@@ -77,7 +77,7 @@ def run_dir() -> Path:
     override = os.environ.get("ARBITER_STACK_DIR")
     if override:
         return Path(override).expanduser().resolve()
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]  # streams/stack/control.py -> the checkout
     if (checkout / "pyproject.toml").is_file():  # a source checkout (editable install)
         return checkout / ".arbiter" / "stack"
     here = Path.cwd()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 import redis.asyncio as aioredis
 
-from streams import kafka
+from streams import kafka, native
 from streams.cli.main import main as arbiter
 from streams.settings import Settings
 from streams.stack import control as local_stack
@@ -186,3 +186,12 @@ def test_a_missing_tool_is_one_line_and_exit_2(
     assert err == f"arbiter stack: {missing} not found; " + err.split("; ", 1)[1]
     assert err.count("\n") == 1 and hint in err
     assert not list((tmp_path / "run").glob("*/*.pid"))
+
+
+def test_the_run_dir_is_the_checkouts_wherever_the_command_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ARBITER_STACK_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # not inside any checkout
+    assert local_stack.run_dir() == native.ROOT / ".arbiter" / "stack"
+    monkeypatch.setenv("ARBITER_STACK_DIR", str(tmp_path / "mine"))
+    assert local_stack.run_dir() == tmp_path / "mine"
