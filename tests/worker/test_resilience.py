@@ -144,7 +144,8 @@ async def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(stack,
         ev = parse_event(orjson.loads(orjson.dumps(e)))
         for mot in classify(cat, ev):
             expected[f"{mot}|{ev.product_line}"] += 1
-    store = Store(s.redis_url, s.redis_prefix, s.dedupe_ttl_s)
-    counts = await store.counts(s.partitions, int(time.time() * 1000))
+    store = Store(s)
+    await store.open()
+    counts = await store.counts(int(time.time() * 1000))
     await store.close()
     assert {k: v[0] for k, v in counts.items()} == dict(expected), "MoTs counted twice"
