@@ -15,6 +15,8 @@ commands:
   tail KIND              follow actions|decisions|metrics|deadletter
   rules check [DIR]      validate a catalogue
   rules show [--json]    print the loaded catalogue
+  dashboard              the live web page, /metrics and /healthz (--port, --host)
+  explain EVENT_ID       a decision explained (--customer ID: a customer's latest; --json)
   bench [--json]         throughput and latency benchmark (--core: the pure core only;
                          --stages: the pipeline's steps without I/O)
 """
@@ -78,6 +80,8 @@ COMMANDS = {
     "tail": _delegate("tail"),
     "rules": _rules,
     "bench": _bench,
+    "dashboard": _delegate("dashboard.command"),
+    "explain": _delegate("explain"),
 }
 
 
