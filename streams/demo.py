@@ -33,6 +33,15 @@ def _start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]
     )
 
 
+def _start_dashboard(settings: Settings, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """`arbiter dashboard` beside the worker: a process of its own, reading the topics."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(port)],
+        env={**os.environ, **settings.to_env()},
+        stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -146,7 +155,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--count", type=int, default=6000, help="events to send")
     parser.add_argument("--rate", type=float, default=150.0, help="events per second")
     parser.add_argument("--seconds", type=float, default=110.0, help="stop after this long")
+    parser.add_argument("--dashboard-port", type=int, default=8080,
+                        help="port of the live dashboard on 127.0.0.1 (0: no dashboard)")
     args = parser.parse_args(argv)
+    if args.dashboard_port:
+        print(f"dashboard: http://127.0.0.1:{args.dashboard_port}/  (live while the demo runs)",
+              flush=True)
     # Fresh topics answer "not leader" for a moment; the clients retry, the log need not shout.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     started = time.monotonic()
@@ -157,6 +171,8 @@ def main(argv: list[str]) -> int:
     print(f"worker starting (log: {log_path}); sending {args.count} events at "
           f"{args.rate:.0f}/s", file=sys.stderr)
     worker = _start_worker(settings, log_path)
+    dashboard = _start_dashboard(settings, args.dashboard_port, log_path.with_name(
+        "demo-dashboard.log")) if args.dashboard_port else None
     try:
         result = asyncio.run(_run(settings, args.count, args.rate,
                                   started + args.seconds, worker))
@@ -167,5 +183,7 @@ def main(argv: list[str]) -> int:
         return 130
     finally:
         _stop(worker)
+        if dashboard is not None:
+            _stop(dashboard)
         if info.started:  # leave a stack that was already up for whoever started it
             stack.down(info.started)

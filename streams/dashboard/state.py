@@ -77,6 +77,7 @@ class DashboardState:
         self.channels: Counter[str] = Counter()
         self.mots: list[dict[str, object]] = []
         self.mots_ts = 0.0
+        self.mots_from = ""  # the worker whose record gave the ranking
         self.workers: dict[str, WorkerView] = {}
         self.points: dict[int, Point] = {}
         self.deadletters: deque[dict[str, object]] = deque(maxlen=DEADLETTERS_KEPT)
@@ -117,7 +118,7 @@ class DashboardState:
         mots = m.get("mots")
         if isinstance(mots, list) and ts >= self.mots_ts:
             self.mots = [e for e in mots if isinstance(e, dict)]
-            self.mots_ts = ts
+            self.mots_ts, self.mots_from = ts, worker
         self._chart(ts, interval, n_in, decisions, lat)
         self.metrics_records += 1
         self.version += 1
@@ -201,6 +202,7 @@ class DashboardState:
             "programs": dict(self.programs.most_common()),
             "channels": dict(self.channels.most_common()),
             "mots": self.mots,
+            "mots_from": {"worker": self.mots_from, "ts": self.mots_ts},
             "workers": {
                 "reporting": len(self.workers) - len(silent),
                 "silent": silent,

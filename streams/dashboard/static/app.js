@@ -66,9 +66,11 @@ function bar(cls, v, max) {
 }
 
 function renderMots(s) {
-  const by = $("mot-by").value, line = $("mot-line").value;
-  const rows = s.mots.filter((m) => !line || m.product_line === line)
+  const by = $("mot-by").value, line = $("mot-line").value, top = Number($("mot-rows").value);
+  const ranked = s.mots.filter((m) => !line || m.product_line === line)
     .sort((a, b) => (b[by] - a[by]) || a.mot.localeCompare(b.mot));
+  const rows = top ? ranked.slice(0, top) : ranked;
+  $("mot-shown").textContent = `${rows.length} of ${ranked.length}`;
   const maxV = Math.max(0, ...rows.map((m) => m.value)), maxR = Math.max(0, ...rows.map((m) => m.risk));
   const body = document.querySelector("#mot-table tbody");
   body.replaceChildren(...rows.map((m, i) => el("tr", {},
@@ -144,6 +146,7 @@ async function search(q) {
 $("search-form").addEventListener("submit", (e) => { e.preventDefault(); const q = $("search").value.trim(); if (q) search(q); });
 $("mot-by").addEventListener("change", () => last && renderMots(last));
 $("mot-line").addEventListener("change", () => last && renderMots(last));
+$("mot-rows").addEventListener("change", () => last && renderMots(last));
 window.addEventListener("resize", () => last && renderCharts(last));
 
 fetch("/api/state").then((r) => r.json()).then(render).catch(() => {});
