@@ -1,25 +1,34 @@
-"""Helpers of the dashboard's tests: the running worker and dashboard, HTTP, topics."""
+"""The dashboard's tests' fixture and helpers: one worker, one stream and one `arbiter
+dashboard` process for the session (`running`, registered by tests/conftest.py), HTTP, topics.
+
+The worker decides the stream once, then every test reads the same topics. A test that sends
+more events adds them to `running.sent` and `running.valid`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+import pytest
 from aiokafka import TopicPartition
 
 from rules import InvalidEvent
-from streams import kafka
+from streams import kafka, synthetic
 from streams.codec import decode_event
 from streams.dashboard.lookup import partition_count
 from streams.settings import Settings
-from tests.harness import Worker, collect, event
+from tests.harness import Worker, collect, encoded, event, prepare, produce
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTEFACTS = ROOT / ".arbiter"
@@ -145,3 +154,44 @@ def _answers(base_url: str) -> bool:
         return get(base_url + "/healthz", timeout=2)[0] in (200, 503)
     except OSError:
         return False
+
+
+@pytest.fixture(scope="session")
+def running(stack) -> Iterator[Running]:  # type: ignore[no-untyped-def]
+    settings = Settings.from_env().with_(kafka=stack.kafka, redis_url=stack.redis_url,
+                                         metrics_interval=1.0).isolated("d")
+    asyncio.run(prepare(settings))
+    ARTEFACTS.mkdir(exist_ok=True)
+    worker = Worker(settings, ARTEFACTS).start()
+    port = _free_port()
+    dash_log = (ARTEFACTS / f"dashboard-{settings.group}.log").open("wb")
+    dashboard = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "dashboard", "--port", str(port)],
+        env={**os.environ, **settings.to_env()}, stdout=dash_log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        script = scripted()
+        records = encoded(script) + list(
+            synthetic.records(STREAM, seed=14, malformed_ratio=0.01))
+        asyncio.run(produce(settings, records))
+        valid = valid_count(records)
+        decisions = asyncio.run(read_decisions(settings, valid, worker))
+        run = Running(settings, base_url, len(records), valid, decisions, worker, dashboard,
+                      script)
+        wait_for("the dashboard to count every event",
+                 lambda: dashboard.poll() is None and state(base_url)["totals"]["events"]
+                 >= len(records) if _answers(base_url) else False, timeout=90)
+        yield run
+    finally:
+        worker.stop()
+        if dashboard.poll() is None:
+            dashboard.terminate()
+            try:
+                dashboard.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                dashboard.kill()
+        dash_log.close()
+
+
