@@ -41,10 +41,10 @@ from aiokafka.structs import OffsetAndMetadata
 
 from streams import kafka
 from streams.codec import Record
-from streams.unreadable import UNREADABLE, Positions, skip_unreadable, within
 from streams.gc_policy import settle_collector
 from streams.logs import drop_startup_spinner
 from streams.runtime import Runtime
+from streams.unreadable import UNREADABLE, Positions, skip_unreadable, within
 
 log = logging.getLogger(__name__)
 

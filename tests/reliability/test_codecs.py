@@ -31,7 +31,8 @@ async def produce_with(s: Settings, events: list[dict[str, object]], codec: str)
     await producer.start()
     try:
         for e in events:
-            await producer.send(s.topics.events, orjson.dumps(e), key=str(e["customer_id"]).encode())
+            await producer.send(s.topics.events, orjson.dumps(e),
+                                key=str(e["customer_id"]).encode())
         await producer.flush()
     finally:
         await producer.stop()
