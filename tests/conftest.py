@@ -151,3 +151,7 @@ def settings(stack: StackEndpoints, request: pytest.FixtureRequest) -> Settings:
     if "redis_prefix" in {f.name for f in dataclasses.fields(Settings)}:
         changes["redis_prefix"] = f"r{uid}"
     return Settings.from_env().with_(**changes)
+
+
+# The dashboard's tests share one worker and one dashboard process for the session.
+from tests.dashboard.support import running  # noqa: E402, F401

@@ -13,8 +13,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # The `arbiter` subcommands of the contract: the only commands the compose file may run.
-SUBCOMMANDS = frozenset({"worker", "send", "demo", "tail", "stack", "rules", "bench"})
-APPS = ("worker", "producer")
+SUBCOMMANDS = frozenset({"worker", "send", "demo", "tail", "stack", "rules", "bench",
+                         "dashboard", "explain"})
+APPS = ("worker", "producer", "dashboard")
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +90,33 @@ def test_the_image_installs_the_project_and_runs_a_worker() -> None:
     # The checkout's own compiled files never reach the build.
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert "**/*.so" in ignored and ".venv" in ignored
+
+
+def test_prometheus_scrapes_the_dashboard(services: dict[str, dict[str, Any]]) -> None:
+    argv = _argv(services["dashboard"]["command"])
+    assert argv[:2] == ["arbiter", "dashboard"]
+    # Listening on every interface inside the container, published on the host's loopback.
+    port = argv[argv.index("--port") + 1]
+    assert argv[argv.index("--host") + 1] == "0.0.0.0"
+    assert f"127.0.0.1:{port}:{port}" in services["dashboard"]["ports"]
+    prometheus = services["prometheus"]
+    assert str(prometheus["image"]).startswith("prom/prometheus:")
+    source, target = prometheus["volumes"][0].split(":")[:2]
+    assert f"--config.file={target}" in _argv(prometheus["command"])
+    config = yaml.safe_load((ROOT / source).read_text())
+    [job] = config["scrape_configs"]
+    assert job["static_configs"][0]["targets"] == [f"dashboard:{port}"]
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+
+
+def test_the_grafana_dashboard_reads_metrics_the_dashboard_serves() -> None:
+    from streams.dashboard import prom
+
+    board = json.loads((ROOT / "deploy" / "grafana" / "arbiter.json").read_text())
+    exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+    assert exprs
+    used = {m for e in exprs for m in re.findall(r"\barbiter_[a-z_]+", e)}
+    served = set(re.findall(r'"(arbiter_[a-z_]+)"', Path(prom.__file__).read_text()))
+    # Counters are served with the _total suffix prometheus_client adds.
+    served |= {f"{name}_total" for name in served}
+    assert used and used <= served, sorted(used - served)

@@ -127,9 +127,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count", type=whole(1), default=6000, help="events to send")
     p.add_argument("--rate", type=positive, default=150.0, help="events per second")
     p.add_argument("--seconds", type=positive, default=110.0, help="stop after this long")
+    p.add_argument("--dashboard-port", type=whole(0), default=8080,
+                   help="port of the live dashboard on 127.0.0.1 (0: no dashboard)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.dashboard_port:
+        print(f"dashboard: http://127.0.0.1:{args.dashboard_port}/  (live while the demo runs)",
+              flush=True)
     # Fresh topics answer "not leader" for a moment; the clients retry, the log need not shout.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     started = time.monotonic()
@@ -140,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"worker starting (log: {log_path}); sending {args.count} events at "
           f"{args.rate:.0f}/s", file=sys.stderr)
     worker = WorkerProcess(settings, log_path).start()
+    dashboard = WorkerProcess(
+        settings, log_path.with_name("demo-dashboard.log"),
+        ["-m", "streams.cli", "dashboard", "--port", str(args.dashboard_port)],
+    ).start() if args.dashboard_port else None
     try:
         result = asyncio.run(_run(settings, args.count, args.rate,
                                   started + args.seconds, worker))
@@ -150,5 +159,7 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         worker.stop()
+        if dashboard is not None:
+            dashboard.stop()
         if info.started:  # leave a stack that was already up for whoever started it
             stack.down(info.started)

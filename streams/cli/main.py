@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tail": ("tail", "follow actions, decisions, metrics or dead letters"),
     "rules": ("rules", "the catalogue: check, show"),
     "bench": ("bench", "throughput and latency benchmark (--core, --stages: without I/O)"),
+    "dashboard": ("dashboard", "the operator's live page, /metrics for Prometheus, /healthz"),
+    "explain": ("explain", "a decision explained (--customer ID: a customer's latest)"),
 }
 
 

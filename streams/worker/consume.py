@@ -18,6 +18,13 @@ behind has its partitions paused until it catches up, so memory stays bounded.
 At-least-once: a batch's offsets are committed only after its Redis writes are done and the
 broker has acknowledged its outputs. While those acknowledgements travel, the lane already
 decides its next batch; the event_id dedupe makes a re-read after a crash safe.
+
+Only committed records are read (read_committed): a transaction its producer aborted never
+happened. A record the client cannot read (a corrupt batch, a codec it lacks) is
+dead-lettered by topic, partition and offset and skipped (streams.worker.unreadable), so one record
+never stops a worker. A stop drains within a bounded time (_Lane.finish): the
+batch in hand is finished or dropped, what the broker acknowledged is committed, the group is
+left.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from streams.worker.codec import Record
 from streams.worker.collector import settle_collector
 from streams.worker.logs import drop_startup_spinner
 from streams.worker.runtime import Runtime
+from streams.worker.unreadable import UNREADABLE, Positions, skip_unreadable, within
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,12 @@ SETTLE_EVERY_S = 0.005  # how often an idle lane looks for acknowledged batches
 # re-reads at most this much, which the event_id dedupe absorbs.
 COMMIT_EVERY_S = 1.0
 METADATA_MAX_AGE_MS = 30_000
+# A stop's budget (the whole stop stays under 30 s, Redis or Kafka away or not): the batch in
+# hand may take DRAIN_GRACE_S to finish, acknowledgements and the commit SETTLE_S more, and
+# leaving the group LEAVE_S; the runtime then gives the producer its own few seconds.
+DRAIN_GRACE_S = 6.0
+SETTLE_S = 8.0
+LEAVE_S = 5.0
 
 
 class _Lane:
@@ -156,6 +170,27 @@ class _Lane:
             # The group moved on: another worker re-reads those records, the dedupe holds.
             log.warning("commit failed (%s); partitions were reassigned", exc)
 
+    async def finish(self, task: asyncio.Task[None], grace_s: float) -> None:
+        """Stop the lane: its batch in hand finished within grace_s, else dropped (never
+        committed, so re-read by the next owner); then what is acknowledged committed."""
+        self.drop()
+        try:
+            await asyncio.wait_for(self.lock.acquire(), grace_s)
+        except TimeoutError:
+            log.warning("lane %d: batch in hand not done in %.0fs (Redis or Kafka away); "
+                        "dropped, its records are re-read by the next owner", self.index, grace_s)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self.lock.acquire()
+        try:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self.settle()
+        finally:
+            self.lock.release()
+
     def idle_timeout(self) -> float | None:
         """How long an idle lane may sleep before it has something to settle or commit."""
         if self.unsettled:
@@ -166,12 +201,14 @@ class _Lane:
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, lanes: list[_Lane], runtime: Runtime) -> None:
+    def __init__(self, lanes: list[_Lane], positions: Positions, runtime: Runtime) -> None:
         self.lanes = lanes
+        self.positions = positions
         self.runtime = runtime
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Commit what is decided before the partitions move to another worker.
+        self.positions.clear()
         for lane in self.lanes:
             lane.drop()
             async with lane.lock:
@@ -182,12 +219,22 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.runtime.refresh_partitions()
 
 
-async def _poll(consumer: AIOKafkaConsumer, lanes: list[_Lane], batch_max: int) -> None:
+async def _poll(consumer: AIOKafkaConsumer, lanes: list[_Lane], batch_max: int,
+                runtime: Runtime, positions: Positions) -> None:
     n = len(lanes)
+
+    def feed(tp: TopicPartition, msgs: list) -> None:
+        positions[tp] = msgs[-1].offset + 1
+        lanes[tp.partition % n].feed(tp, msgs)
+
     while True:
-        polled = await consumer.getmany(timeout_ms=100, max_records=batch_max)
+        try:
+            polled = await consumer.getmany(timeout_ms=100, max_records=batch_max)
+        except UNREADABLE as exc:
+            await skip_unreadable(consumer, runtime, positions, feed, exc)
+            continue
         for tp, msgs in polled.items():
-            lanes[tp.partition % n].feed(tp, msgs)
+            feed(tp, msgs)
 
 
 async def consume(runtime: Runtime) -> None:
@@ -199,27 +246,40 @@ async def consume(runtime: Runtime) -> None:
         max_partition_fetch_bytes=1024 * 1024, fetch_max_bytes=8 * 1024 * 1024,
         # Partitions added to a live topic are seen (and the group rebalanced) within this.
         metadata_max_age_ms=METADATA_MAX_AGE_MS,
+        isolation_level="read_committed",
     )
     lanes = [_Lane(i, runtime, consumer) for i in range(s.lanes)]
-    consumer.subscribe([s.topics.events], listener=_Rebalance(lanes, runtime))
+    positions: Positions = {}
+    consumer.subscribe([s.topics.events], listener=_Rebalance(lanes, positions, runtime))
     await consumer.start()
     drop_startup_spinner()
     settle_collector()
-    poller = asyncio.create_task(_poll(consumer, lanes, s.batch_max), name="poll")
+    poller = asyncio.create_task(_poll(consumer, lanes, s.batch_max, runtime, positions),
+                                 name="poll")
     tasks = [asyncio.create_task(lane.run(), name=f"lane-{lane.index}") for lane in lanes]
+    runtime.consuming = asyncio.current_task()
     try:
-        await asyncio.gather(poller, *tasks)  # returns only by an error, or when cancelled
+        # Returns only by an error, or when cancelled; unlike gather, a cancel here leaves the
+        # lanes running, so a stop can let them finish the batch in hand.
+        done, _ = await asyncio.wait({poller, *tasks}, return_when=asyncio.FIRST_EXCEPTION)
+        for finished in done:
+            finished.result()
     finally:
         try:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
-            for lane, task in zip(lanes, tasks, strict=True):
-                lane.drop()
-                async with lane.lock:  # the batch being decided is finished first
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                    await lane.settle()
+            # Lanes stop side by side: one stuck on Redis does not hold up the others' commits.
+            drained = await within(
+                asyncio.gather(*(lane.finish(task, DRAIN_GRACE_S)
+                                 for lane, task in zip(lanes, tasks, strict=True)),
+                               return_exceptions=True),
+                DRAIN_GRACE_S + SETTLE_S, "draining the lanes")
+            for result in drained or ():
+                if isinstance(result, BaseException) and not isinstance(
+                        result, asyncio.CancelledError):
+                    log.warning("stopping: a lane's last batch was not acknowledged (%s); "
+                                "its offsets stay uncommitted", result)
         finally:
-            await consumer.stop()
+            # Leaves the group, so the partitions move at once rather than after the session.
+            await within(consumer.stop(), LEAVE_S, "leaving the consumer group")

@@ -37,6 +37,7 @@ class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new
         self.event = event
         self.mots = mots
         self.slot = slot  # the customer's state slot
+        self.body = b""  # its decision as emitted, once decided (or re-emitted)
 
 
 class Pipeline:
@@ -69,6 +70,11 @@ class Pipeline:
         stats.events_in += len(records)
         times: list[int] = []  # event times of the batch's decisions, for their latencies
         pending: dict[int, list[_Pending]] = defaultdict(list)
+        # An event_id met again in the same batch (a producer's retried send lands next to
+        # the first copy) takes the first copy's decision: INGEST would find it seen but not
+        # yet stored and decide it a second time.
+        firsts: dict[str, _Pending] = {}
+        copies: list[tuple[_Pending, Record]] = []
         for rec in records:
             try:
                 event = decode_event(rec.value)
@@ -86,11 +92,20 @@ class Pipeline:
                     stats.forwarded += 1
                     stats.events_in -= 1  # counted when its copy comes back
                     continue
+            first = firsts.get(event.event_id)
+            if first is not None:
+                copies.append((first, rec))
+                continue
             slot = store.slot(event.customer_id)
-            pending[store.group(slot)].append(
-                _Pending(rec, event, classify(cat, event), slot))
+            item = _Pending(rec, event, classify(cat, event), slot)
+            firsts[event.event_id] = item
+            pending[store.group(slot)].append(item)
         if pending:
             await self._decide(pending, now_ms, times)
+        for first, rec in copies:
+            stats.duplicates += 1
+            self._emit_stored(first.event, first.body)
+            times.append(rec.timestamp_ms)
         stats.emitted(self.clock() * 1000, times)
         return await emit.submit()
 
@@ -122,7 +137,8 @@ class Pipeline:
                 ev = it.event
                 if got.kind == REPEAT:
                     stats.duplicates += 1
-                    self._emit_stored(ev, got.stored or b"")
+                    it.body = got.stored or b""
+                    self._emit_stored(ev, it.body)
                     times.append(it.record.timestamp_ms)
                     continue
                 earlier = histories.get(ev.customer_id)
@@ -135,7 +151,7 @@ class Pipeline:
                 update = history_update(cat, ev, it.mots, decision, now_ms)
                 mode, text, lines = stored_write(lines, history, update)
                 histories[ev.customer_id] = (history, update, lines)
-                body = decision.to_json()
+                body = it.body = decision.to_json()
                 out.append(RecordItem(ev.event_id, body, ev.customer_id, mode, text, it.slot))
                 if got.kind != FIRST:
                     stats.duplicates += 1  # a redelivery whose first attempt stored nothing

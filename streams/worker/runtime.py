@@ -8,6 +8,7 @@ import time
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from rules import Catalogue, load_catalogue
 from streams import kafka
@@ -20,6 +21,8 @@ from streams.worker.stats import WorkerStats
 from streams.worker.store import Store
 
 log = logging.getLogger(__name__)
+STOP_S = 28.0  # the whole stop, signal to exit, stays under 30 s
+PRODUCER_STOP_S = 5.0
 
 
 class Runtime:
@@ -33,6 +36,8 @@ class Runtime:
         self.producer: AIOKafkaProducer | None = None
         self.store: Store | None = None
         self.pipelines: list[Pipeline] = []  # one per lane, each with its own record batches
+        self.consuming: asyncio.Task[None] | None = None  # the consuming loop, once running
+        self.stopping = False
 
     async def start(self) -> None:
         async with self._lock:
@@ -83,7 +88,7 @@ class Runtime:
         return await self.pipelines[lane].submit(records)
 
     async def publish_metrics(self) -> dict[str, object] | None:
-        if not self._started or self.producer is None or self.store is None:
+        if not self._started or self.stopping or self.producer is None or self.store is None:
             return None
         now_ms = int(time.time() * 1000)
         counts = await self.store.counts(now_ms)
@@ -95,8 +100,20 @@ class Runtime:
         return record
 
     async def stop(self) -> None:
+        """Drain, then close: the consuming loop finishes or drops its batches in hand and
+        commits what the broker acknowledged (streams.worker.consume, bounded), then the producer
+        flushes. Ends within STOP_S even with Redis or the broker away."""
+        self.stopping = True
+        task = self.consuming
+        if task is not None and not task.done():
+            task.cancel()  # its finally drains the lanes and leaves the group
+            await asyncio.wait({task}, timeout=STOP_S - PRODUCER_STOP_S - 1)
         if self.producer is not None:
-            await self.producer.stop()
+            try:
+                await asyncio.wait_for(self.producer.stop(), PRODUCER_STOP_S)
+            except (TimeoutError, KafkaError) as exc:
+                log.warning("stopping: the producer did not flush (%r); unacknowledged "
+                            "outputs are sent again by whoever re-reads their events", exc)
         if self.store is not None:
             await self.store.close()
         self._started = False
