@@ -104,7 +104,10 @@ class KafkaSecurity:
 
 
 def redacted_url(url: str) -> str:
-    """The URL with its password (if any) replaced by `***`, for logs and messages."""
+    """The URL (or comma-separated URLs) with any password replaced by `***`, for logs and
+    messages."""
+    if "," in url:
+        return ",".join(redacted_url(u) for u in url.split(","))
     try:
         parts = urlsplit(url)
         if parts.password is None:

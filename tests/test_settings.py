@@ -113,6 +113,8 @@ def test_secrets_never_show_in_repr_or_messages() -> None:
     assert "rediss://user:***@r.example:6380/0" in shown and "svc" in shown
     assert redacted_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
     assert redacted_url("redis://:pw@h:1/0") == "redis://:***@h:1/0"
+    assert redacted_url("rediss://:pw@h:1/0,rediss://:pw@g:2/0") == \
+        "rediss://:***@h:1/0,rediss://:***@g:2/0"
     # A bad value elsewhere never echoes the secrets.
     with pytest.raises(SettingsError) as err:
         Settings.from_env({**env, "ARBITER_LANES": "many"})

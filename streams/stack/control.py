@@ -135,7 +135,8 @@ def up(redis_cluster: bool = False) -> StackInfo:
             if redis_cluster and redis_server:
                 ports, nodes = redis_cluster_nodes.start(run, redis_server)
                 started.extend(nodes)
-                cluster_url = f"redis://{LOOPBACK}:{ports[0]}/0"
+                # Three seeds: a client starting while one node is down still finds the cluster.
+                cluster_url = ",".join(f"redis://{LOOPBACK}:{p}/0" for p in ports[:3])
         except BaseException:
             for name in started:
                 if name in servers:
