@@ -41,6 +41,13 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _bool(env: dict[str, str], name: str) -> bool:
+    raw = (env.get(name) or "false").strip().lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{name}={raw!r} is not true or false")
+    return raw in ("true", "1", "yes")
+
+
 def _float(env: dict[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -97,7 +104,10 @@ class KafkaSecurity:
 
 
 def redacted_url(url: str) -> str:
-    """The URL with its password (if any) replaced by `***`, for logs and messages."""
+    """The URL (or comma-separated URLs) with any password replaced by `***`, for logs and
+    messages."""
+    if "," in url:
+        return ",".join(redacted_url(u) for u in url.split(","))
     try:
         parts = urlsplit(url)
         if parts.password is None:
@@ -120,6 +130,10 @@ class Settings:
     batch_max: int = 2000
     lanes: int = 2
     dedupe_ttl_s: int = 24 * 3600
+    redis_cluster: bool = False  # ARBITER_REDIS_URL is a seed node of a Redis Cluster
+    # Customer state is spread over this many hash-tagged slots (see streams.worker.layout);
+    # fixed once state exists: the first worker records it in Redis, later ones follow that.
+    state_slots: int = 64
     worker_id: str | None = None  # None: the running process's host-pid (see `worker_name`)
     group: str = "mot-arbiter"
     redis_prefix: str = "nba"
@@ -144,6 +158,8 @@ class Settings:
             batch_max=_int(env, "ARBITER_BATCH_MAX", 2000),
             lanes=_int(env, "ARBITER_LANES", 2),
             dedupe_ttl_s=_int(env, "ARBITER_DEDUPE_TTL_S", 24 * 3600),
+            redis_cluster=_bool(env, "ARBITER_REDIS_CLUSTER"),
+            state_slots=_int(env, "ARBITER_STATE_SLOTS", 64),
             worker_id=env.get("ARBITER_WORKER_ID") or None,
             group=env.get("ARBITER_GROUP") or "mot-arbiter",
             redis_prefix=env.get("ARBITER_REDIS_PREFIX") or "nba",
@@ -187,6 +203,8 @@ class Settings:
             "ARBITER_BATCH_MAX": str(self.batch_max),
             "ARBITER_LANES": str(self.lanes),
             "ARBITER_DEDUPE_TTL_S": str(self.dedupe_ttl_s),
+            "ARBITER_REDIS_CLUSTER": "true" if self.redis_cluster else "false",
+            "ARBITER_STATE_SLOTS": str(self.state_slots),
             "ARBITER_GROUP": self.group,
             "ARBITER_REDIS_PREFIX": self.redis_prefix,
             "ARBITER_TOPIC_EVENTS": self.topics.events,

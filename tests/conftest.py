@@ -28,27 +28,38 @@ except native.StaleBuild as exc:
 TEST_TOPIC = re.compile(r"[a-z]{1,8}[0-9a-f]{10}([.-].*)?")
 
 
+# The Redis modes the parametrised integration tests run in (see the `settings` fixture).
+REDIS_MODES = ("redis", "redis-cluster")
+
+
 @dataclass(frozen=True, slots=True)
 class StackEndpoints:
     kafka: str
     redis_url: str
     local: bool  # the servers of `arbiter stack` in this checkout (not an external pair)
+    # A seed node of a Redis Cluster: the local stack's, or ARBITER_TEST_REDIS_CLUSTER_URL's.
+    redis_cluster_url: str | None = None
 
 
 def _given_endpoints() -> StackEndpoints | None:
-    """The servers named by ARBITER_KAFKA and ARBITER_REDIS_URL, when both are set."""
+    """The servers named by ARBITER_KAFKA and ARBITER_REDIS_URL, when both are set (and a
+    Redis Cluster by ARBITER_TEST_REDIS_CLUSTER_URL; without it the cluster tests fail)."""
     kafka, redis_url = os.environ.get("ARBITER_KAFKA"), os.environ.get("ARBITER_REDIS_URL")
-    if not (kafka and redis_url):
+    if not (kafka and redis_url) or os.environ.get("ARBITER_REDIS_CLUSTER") == "true":
         return None
     now = local_stack.status()
     local = now.up and kafka == f"127.0.0.1:{now.kafka.port}" \
         and redis_url == f"redis://127.0.0.1:{now.redis.port}/0"
-    return StackEndpoints(kafka, redis_url, local)
+    cluster = os.environ.get("ARBITER_TEST_REDIS_CLUSTER_URL")
+    if local and cluster is None:
+        info = local_stack.up(redis_cluster=True)  # the local stack's cluster, started if not
+        cluster = info.redis_cluster_url
+    return StackEndpoints(kafka, redis_url, local, cluster)
 
 
 def _up() -> tuple[local_stack.StackInfo | None, str]:
     try:
-        return local_stack.up(), ""
+        return local_stack.up(redis_cluster=True), ""
     except local_stack.StackError as exc:
         return None, str(exc)
 
@@ -69,7 +80,8 @@ def stack() -> Iterator[StackEndpoints]:
     os.environ.update(ARBITER_KAFKA=info.kafka, ARBITER_REDIS_URL=info.redis_url)
     try:
         with _dropping_test_topics(info.kafka):
-            yield StackEndpoints(info.kafka, info.redis_url, local=True)
+            yield StackEndpoints(info.kafka, info.redis_url, local=True,
+                                 redis_cluster_url=info.redis_cluster_url)
     finally:
         for key, value in saved.items():
             if value is None:
@@ -111,12 +123,22 @@ def unique_group() -> Callable[..., str]:
 
 
 @pytest.fixture
-def settings(stack: StackEndpoints) -> Settings:
-    """Settings on the stack with topics, group (and Redis key prefix) of this test alone."""
+def settings(stack: StackEndpoints, request: pytest.FixtureRequest) -> Settings:
+    """Settings on the stack with topics, group (and Redis key prefix) of this test alone.
+
+    On a single Redis by default; a module parametrised with
+    `pytest.mark.parametrize("settings", REDIS_MODES, indirect=True)` runs on both that and
+    the Redis Cluster (a missing cluster fails those tests, never skips them)."""
     uid = _uid()
+    mode = getattr(request, "param", "redis")
+    cluster = mode == "redis-cluster"
+    if cluster and stack.redis_cluster_url is None:
+        pytest.fail("no Redis Cluster: the local stack's did not start, or set "
+                    "ARBITER_TEST_REDIS_CLUSTER_URL with external servers", pytrace=False)
     changes: dict[str, object] = {
         "kafka": stack.kafka,
-        "redis_url": stack.redis_url,
+        "redis_url": stack.redis_cluster_url if cluster else stack.redis_url,
+        "redis_cluster": cluster,
         "topics": Topics(
             events=f"t{uid}.events",
             decisions=f"t{uid}.decisions",

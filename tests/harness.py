@@ -15,6 +15,16 @@ from streams.settings import Settings
 from streams.stack.worker import WorkerProcess
 
 
+def on_stack(stack: object, mode: str = "redis") -> Settings:
+    """Settings on the test stack: its single Redis, or ("redis-cluster") its Redis Cluster."""
+    cluster = mode == "redis-cluster"
+    url = getattr(stack, "redis_cluster_url" if cluster else "redis_url")
+    if url is None:
+        raise AssertionError("no Redis Cluster on the test stack")
+    return Settings.from_env().with_(kafka=stack.kafka, redis_url=url,
+                                     redis_cluster=cluster)
+
+
 def isolated(base: Settings, **changes: object) -> Settings:
     """Settings with topics, consumer group and Redis keys of their own."""
     return base.isolated().with_(**changes)

@@ -46,6 +46,8 @@ def test_every_topic_and_server_is_overridable_and_round_trips() -> None:
     ("ARBITER_BATCH_MAX", "1.5"),
     ("ARBITER_LANES", "0"),
     ("ARBITER_KAFKA_SECURITY_PROTOCOL", "TLS"),
+    ("ARBITER_REDIS_CLUSTER", "maybe"),
+    ("ARBITER_STATE_SLOTS", "0"),
 ])
 def test_a_bad_setting_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
@@ -84,6 +86,7 @@ def _settings(draw: st.DrawFn) -> Settings:
         metrics_interval=draw(st.floats(min_value=1e-3, max_value=1e6)),
         partitions=draw(st.integers(1, 10_000)), batch_max=draw(st.integers(1, 10**6)),
         lanes=draw(st.integers(1, 64)), dedupe_ttl_s=draw(st.integers(1, 10**8)),
+        redis_cluster=draw(st.booleans()), state_slots=draw(st.integers(1, 16384)),
         worker_id=draw(_maybe), group=draw(_text), redis_prefix=draw(_text),
         topics=Topics(events=draw(_text), decisions=draw(_text), metrics=draw(_text),
                       deadletter=draw(_text), actions_prefix=draw(_text)),
@@ -110,6 +113,8 @@ def test_secrets_never_show_in_repr_or_messages() -> None:
     assert "rediss://user:***@r.example:6380/0" in shown and "svc" in shown
     assert redacted_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
     assert redacted_url("redis://:pw@h:1/0") == "redis://:***@h:1/0"
+    assert redacted_url("rediss://:pw@h:1/0,rediss://:pw@g:2/0") == \
+        "rediss://:***@h:1/0,rediss://:***@g:2/0"
     # A bad value elsewhere never echoes the secrets.
     with pytest.raises(SettingsError) as err:
         Settings.from_env({**env, "ARBITER_LANES": "many"})

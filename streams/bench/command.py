@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from streams.bench.kit import BenchError
 from streams.bench.run import Bench, Options, Results
 from streams.bench.worker import Drained
-from streams.settings import Settings
+from streams.settings import Settings, redacted_url
 from streams.stack import control as stack
 
 TARGET_VS_RAW = 0.5
@@ -59,7 +59,8 @@ def human(r: Results, opts: Options, settings: Settings) -> str:
     j = payload(r, opts)
     vs_raw, vs_naive = j["arbiter_vs_raw"], j["arbiter_vs_naive"]
     lines = [f"arbiter bench: {opts.events:,} events, {opts.partitions} partitions, "
-             f"Kafka {settings.kafka}, Redis {settings.redis_url}",
+             f"Kafka {settings.kafka}, Redis {redacted_url(settings.redis_url)}"
+             + (" (cluster)" if settings.redis_cluster else ""),
              f"(machine with {os.cpu_count()} cores shared by broker, Redis, worker and bench: "
              "figures are noisy, repeat runs before comparing)", ""]
     if r.raw:
@@ -67,7 +68,8 @@ def human(r: Results, opts: Options, settings: Settings) -> str:
                      f"({r.raw.count:,} timed in {r.raw.seconds:.1f} s)")
     if r.arbiter:
         a = r.arbiter
-        lines.append(f"arbiter worker            {a.rate.eps:>9,.0f} events/s  "
+        who = "arbiter worker" if opts.workers == 1 else f"{opts.workers} arbiter workers"
+        lines.append(f"{who:<26}{a.rate.eps:>9,.0f} events/s  "
                      f"({a.rate.count:,} timed in {a.rate.seconds:.1f} s, startup excluded; "
                      f"{a.decisions:,} decisions, {a.deadletter:,} dead letters)")
         lines.append(_cpu_line(a))

@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from tqdm import tqdm
 
 from rules.errors import ArbiterError
-from streams import kafka
+from streams import kafka, redis_client
 from streams.settings import Settings
 from streams.worker.emit import Emitter
 
@@ -41,29 +41,44 @@ def isolated(base: Settings, events: str | None = None, tag: str = "b") -> Setti
 
 
 async def purge_redis(settings: Settings) -> None:
-    """Unlink every key of this run's prefix (all start with the partition tag)."""
-    r = aioredis.Redis.from_url(settings.redis_url)
+    """Unlink every key of this run's prefix (its tags and its layout record)."""
+    r = redis_client.client(settings)
     try:
         batch: list[bytes] = []
-        async for key in r.scan_iter(match=f"{{{settings.redis_prefix}:p*", count=5000):
-            batch.append(key)
-            if len(batch) >= 5000:
-                await r.unlink(*batch)
-                batch = []
+        for match in (f"{{{settings.redis_prefix}:*", f"{settings.redis_prefix}:*"):
+            async for key in r.scan_iter(match=match, count=5000):
+                batch.append(key)
+                if len(batch) >= 5000:
+                    await _unlink(r, batch)
+                    batch = []
         if batch:
-            await r.unlink(*batch)
+            await _unlink(r, batch)
     finally:
         await r.aclose()
+
+
+async def _unlink(r: redis_client.Client, keys: list[bytes]) -> None:
+    if isinstance(r, RedisCluster):  # keys of many hash slots: one command each, pipelined
+        pipe = r.pipeline()
+        for k in keys:
+            pipe.unlink(k)  # type: ignore[unused-coroutine]  # queued, not awaited
+        await pipe.execute()
+    else:
+        await r.unlink(*keys)
 
 
 async def redis_cpu_s(settings: Settings) -> float:
-    """CPU seconds the Redis server has used since it started (INFO cpu, user + system)."""
-    r = aioredis.Redis.from_url(settings.redis_url)
+    """CPU seconds the Redis server (every node of a cluster) has used since it started
+    (INFO cpu, user + system)."""
+    r = redis_client.client(settings)
     try:
-        info = await r.info("cpu")
+        if isinstance(r, RedisCluster):
+            infos = list((await r.info("cpu", target_nodes=RedisCluster.ALL_NODES)).values())
+        else:
+            infos = [await r.info("cpu")]
     finally:
         await r.aclose()
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    return sum(float(i["used_cpu_user"]) + float(i["used_cpu_sys"]) for i in infos)
 
 
 def drop_datadir(group: str) -> None:

@@ -41,7 +41,8 @@ deadletters = app.topic(settings.topics.deadletter, key_type=bytes, value_type=b
 actions = {c: app.topic(settings.topics.action(c), key_type=bytes, value_type=bytes)
            for c in CHANNELS}
 catalogue = load_catalogue(settings.rules_dir)
-store = Store(settings.redis_url, settings.redis_prefix, settings.dedupe_ttl_s)
+store = Store(settings)
+store_open: list[bool] = []  # the layout is read at the first event (a running loop)
 
 
 @app.agent(events)
@@ -56,8 +57,13 @@ async def decide(stream: faust.StreamT) -> None:
             await deadletters.send(key=msg.key, value=dead_letter(rec, str(exc), now_ms))
             continue
         mots = classify(catalogue, event)
-        item = (event.event_id, event.customer_id, [field(m, event.product_line) for m in mots])
-        got = (await store.ingest({msg.partition: [item]}, now_ms))[msg.partition][0]
+        if not store_open:
+            await store.open()
+            store_open.append(True)
+        slot = store.slot(event.customer_id)
+        item = (event.event_id, event.customer_id, [field(m, event.product_line) for m in mots],
+                slot)
+        got = (await store.ingest({slot: [item]}, now_ms))[slot][0]
         key = event.customer_id.encode()
         if got.kind == REPEAT:
             await decisions.send(key=key, value=got.stored)
@@ -69,7 +75,7 @@ async def decide(stream: faust.StreamT) -> None:
         # The same state as the real worker keeps: the decision and the contact history.
         mode, text, _ = stored_write(got.history.count(b"\n"), history, update)
         await store.record(
-            {msg.partition: [RecordItem(event.event_id, body, event.customer_id, mode, text)]},
+            {slot: [RecordItem(event.event_id, body, event.customer_id, mode, text, slot)]},
             catalogue.history_retain_ms)
         await decisions.send(key=key, value=body)
         if decision.action is not None:

@@ -21,7 +21,7 @@ from streams.bench.kit import (
     produce,
     purge_redis,
 )
-from streams.bench.worker import NAIVE, Drained, WorkerProc, time_outputs
+from streams.bench.worker import NAIVE, Drained, WorkerGroup, WorkerProc, time_outputs
 from streams.kafka import create_topics, delete_topics, output_topics
 from streams.settings import Settings
 from streams.stack.worker import ARBITER
@@ -37,6 +37,10 @@ class Options:
     naive_events: int = 30_000
     skip_naive: bool = False
     skip_rss: bool = False
+    workers: int = 1  # arbiter worker processes in one group for the throughput phase
+
+
+GROUP_SETTLE_S = 10.0
 
 
 @dataclass(slots=True)
@@ -74,7 +78,8 @@ class Bench:
                 source = synthetic.records(o.events, seed=int(time.time()))
                 await produce(shared, source, o.partitions, bar)
             r.raw = await self._raw(events)
-            r.arbiter = await self._worker("arbiter worker", ARBITER, events, o.events)
+            desc = "arbiter worker" if o.workers == 1 else f"{o.workers} arbiter workers"
+            r.arbiter = await self._worker(desc, ARBITER, events, o.events, o.workers)
             if not o.skip_naive:
                 n = min(o.events, o.naive_events)
                 r.naive = await self._worker("naive faust", NAIVE, events, n)
@@ -95,17 +100,23 @@ class Bench:
         finally:
             await _cleanup(s)
 
-    async def _worker(self, desc: str, argv: list[str], events: str, target: int) -> Drained:
+    async def _worker(self, desc: str, argv: list[str], events: str, target: int,
+                      workers: int = 1) -> Drained:
         s = isolated(self.base, events=events)
         await create_topics(s, output_topics(s), self.opts.partitions)
-        return await self._drive(desc, s, argv, target)
+        return await self._drive(desc, s, argv, target, workers)
 
-    async def _drive(self, desc: str, s: Settings, argv: list[str], target: int) -> Drained:
-        worker = WorkerProc(s, argv, self.log_dir).start()
+    async def _drive(self, desc: str, s: Settings, argv: list[str], target: int,
+                     workers: int = 1) -> Drained:
+        worker: WorkerProc = WorkerProc(s, argv, self.log_dir) if workers == 1 else \
+            WorkerGroup(s, argv, self.log_dir, workers)
+        worker.start()
         try:
             with _bar(desc, target) as bar:
+                # A group rebalances while its workers join: time it once that is over.
                 return await time_outputs(worker, self.opts.partitions, target, bar,
-                                          self.broker_pid)
+                                          self.broker_pid,
+                                          settle_s=0.0 if workers == 1 else GROUP_SETTLE_S)
         finally:
             worker.stop()
             await _cleanup(s)

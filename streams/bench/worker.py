@@ -98,6 +98,47 @@ class WorkerProc(WorkerProcess):
         return super().stop(timeout)
 
 
+class WorkerGroup(WorkerProc):
+    """`count` workers in one consumer group, measured as one: CPU and memory summed."""
+
+    def __init__(self, settings: Settings, argv: list[str], log_dir: Path, count: int) -> None:
+        super().__init__(settings, argv, log_dir)
+        self.members = [WorkerProc(settings, argv, log_dir) for _ in range(count)]
+        for i, m in enumerate(self.members):
+            m.log_path = log_dir / f"worker-{settings.group}-{i}.log"
+
+    def start(self) -> WorkerGroup:
+        for m in self.members:
+            m.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return all(m.running for m in self.members)
+
+    def sample(self) -> None:
+        for m in self.members:
+            m.sample()
+
+    def cpu_s(self) -> float:
+        return sum(m.cpu_s() for m in self.members)
+
+    @property
+    def peak_mb(self) -> float:
+        return sum(m.peak_mb for m in self.members)
+
+    def check(self) -> None:
+        for m in self.members:
+            m.check()
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(m.log_tail(lines) for m in self.members)
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
+        codes = [m.stop(timeout) for m in self.members]
+        return next((c for c in codes if c), codes[0] if codes else None)
+
+
 @dataclass(frozen=True, slots=True)
 class Drained:
     rate: Rate
@@ -119,8 +160,10 @@ class Drained:
 
 async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tqdm,
                        broker_pid: int | None = None, startup_s: float = 120.0,
-                       stall_s: float = 60.0) -> Drained:
-    """Wait until `target` inputs are decided or dead-lettered; time it from the first output.
+                       stall_s: float = 60.0, settle_s: float = 0.0) -> Drained:
+    """Wait until `target` inputs are decided or dead-lettered; time it from the first output
+    (plus `settle_s`, for a group still rebalancing as its workers join; a run shorter than
+    that is timed from the first output).
 
     Startup (process, Faust, group join) is excluded: the clock starts at the first poll
     that sees an output, and the outputs already there then are not counted. The worker's,
@@ -130,6 +173,7 @@ async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tq
     t = worker.settings.topics
     started = time.monotonic()
     first: tuple[float, int] | None = None
+    seen: tuple[float, int, tuple[float, float, float]] | None = None  # the first output
     cpu0 = (0.0, 0.0, 0.0)
     last, last_change, last_sample = 0, started, 0.0
     async with OffsetCounter(worker.settings, partitions) as counter:
@@ -138,9 +182,13 @@ async def time_outputs(worker: WorkerProc, partitions: int, target: int, bar: tq
             counts = await counter.count(t.decisions, t.deadletter)
             done, now = sum(counts.values()), time.monotonic()
             if done and first is None:
-                first = (now, done)
-                cpu0 = (worker.cpu_s(), await redis_cpu_s(worker.settings),
-                        cpu_s(broker_pid) if broker_pid else 0.0)
+                cpu = (worker.cpu_s(), await redis_cpu_s(worker.settings),
+                       cpu_s(broker_pid) if broker_pid else 0.0)
+                seen = seen or (now, done, cpu)
+                if now - seen[0] >= settle_s:
+                    first, cpu0 = (now, done), cpu
+            if done >= target and first is None and seen is not None:
+                first, cpu0 = (seen[0], seen[1]), seen[2]
             if done != last:
                 bar.update(done - last)
                 last, last_change = done, now

@@ -168,9 +168,10 @@ async def audit(settings: Settings, sent: list[dict[str, object]],
     outputs = await read_to_end(settings, [t.decisions, *t.all_actions()])
     actions = [v for name in t.all_actions() for v in outputs[name]]
     per_event = tally({str(e["event_id"]) for e in sent}, outputs[t.decisions], actions)
-    store = Store(settings.redis_url, settings.redis_prefix, settings.dedupe_ttl_s)
+    store = Store(settings)
     try:
-        counts = await store.counts(settings.partitions, int(time.time() * 1000))
+        await store.open()
+        counts = await store.counts(int(time.time() * 1000))
     finally:
         await store.close()
     got = {k: v[3] for k, v in counts.items() if v[3]}

@@ -29,6 +29,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="distinct customers (one event each) in the memory phase")
     p.add_argument("--naive-events", type=whole(1), default=d.naive_events,
                    help="events the naive Faust agent decides (at most --events)")
+    p.add_argument("--workers", type=whole(1), default=d.workers,
+                   help="arbiter worker processes in one group for the throughput phase")
     p.add_argument("--skip-naive", action="store_true", help="no naive Faust run")
     p.add_argument("--skip-rss", action="store_true",
                    help="no memory phase (the throughput worker's peak is reported)")
@@ -49,5 +51,6 @@ def run(args: argparse.Namespace) -> int:
     if args.latency_seconds <= 1:
         raise command.BenchError("--latency-seconds must be over 1 (the first is warm-up)", 2)
     opts = Options(args.events, args.partitions, args.offered_eps, args.latency_seconds,
-                   args.rss_customers, args.naive_events, args.skip_naive, args.skip_rss)
+                   args.rss_customers, args.naive_events, args.skip_naive, args.skip_rss,
+                   args.workers)
     return command.main(opts, args.json)

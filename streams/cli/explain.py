@@ -26,7 +26,6 @@ from streams.cli.args import whole
 from streams.dashboard import lookup
 from streams.dashboard.state import epoch_s
 from streams.settings import Settings
-from streams.worker.emit import partition_for
 
 POLICY_REASON = re.compile(r"^suppressed by policy ([A-Za-z0-9_.-]+):")
 WHY = {
@@ -163,24 +162,18 @@ def format_explained(d: dict[str, object], found_in: str, hold_list: list[Hold],
     return "\n".join(lines)
 
 
-async def _history(settings: Settings, customer: str, partition: int | None,
-                   catalogue: Catalogue) -> History:
-    if partition is None:  # found on the topic: the events partition of a customer-keyed event
-        n = await lookup.partition_count(settings, settings.topics.events)
-        partition = partition_for(customer.encode(), n) if n else 0
-    raw = await lookup.history(settings, customer, partition)
+async def _history(settings: Settings, customer: str, catalogue: Catalogue) -> History:
+    raw = await lookup.history(settings, customer)
     return decode_stored(raw or b"", 1_000_000)
 
 
 async def find(settings: Settings, event_id: str | None, customer: str | None,
                limit: int) -> list[tuple[dict[str, object], str, int | None]]:
-    """(decision, where it was found, its events partition when known), newest first."""
+    """(decision, where it was found, its state slot when found in Redis), newest first."""
     if event_id is not None:
-        n = max(settings.partitions, await lookup.partition_count(settings,
-                                                                  settings.topics.events))
-        hit = await lookup.from_redis(settings, event_id, range(n))
+        hit = await lookup.from_redis(settings, event_id, customer)
         if hit is not None and (customer is None or hit[0].get("customer_id") == customer):
-            return [(hit[0], f"Redis (events partition {hit[1]})", hit[1])]
+            return [(hit[0], f"Redis (state slot {hit[1]})", hit[1])]
     found = await lookup.from_topic(settings, event_id=event_id, customer_id=customer,
                                     limit=limit)
     return [(d, f"topic {settings.topics.decisions}", None) for d in found]
@@ -197,7 +190,7 @@ async def explain(settings: Settings, event_id: str | None, customer: str | None
         return 1
     catalogue = load_catalogue(settings.rules_dir)
     now_ms = int(datetime.now(tz=UTC).timestamp() * 1000)
-    for i, (d, where, partition) in enumerate(found):
+    for i, (d, where, _slot) in enumerate(found):
         if as_json:
             print(orjson.dumps(d).decode(), file=out)  # type: ignore[arg-type]
             continue
@@ -205,7 +198,7 @@ async def explain(settings: Settings, event_id: str | None, customer: str | None
         if d.get("outcome") == "suppressed" or any(
                 POLICY_REASON.match(str(c.get("reason", "")))
                 for c in d.get("candidates") or []):  # type: ignore[attr-defined]
-            history = await _history(settings, str(d.get("customer_id")), partition, catalogue)
+            history = await _history(settings, str(d.get("customer_id")), catalogue)
         text = format_explained(d, where, holds(catalogue, d, history), now_ms)
         print(("\n" if i else "") + text, file=out)  # type: ignore[arg-type]
     return 0

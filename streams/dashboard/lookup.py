@@ -1,24 +1,24 @@
 """Finding decisions: in Redis by event_id (kept for the dedupe window), else in the
 decisions topic (by event_id, or a customer's latest, from the customer's partition).
 
-The worker stores each decision under `{<prefix>:p<partition>}:e:<event_id>`, the partition
-being the events topic's partition the event came from, and the customer's contact history
-under `{<prefix>:p<partition>}:h:<customer_id>` (see streams/scripts.py).
+The worker stores each decision under its customer's state slot (streams.worker.layout):
+`{<prefix>:c<slot>}:e:<event_id>`, and the customer's contact history under
+`{<prefix>:c<slot>}:h:<customer_id>`. Without the customer, an event_id is looked for in every
+state slot, in one pipelined round trip.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 
 import orjson
-import redis.asyncio as aioredis
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from redis.exceptions import ResponseError
 
-from streams import kafka
+from streams import kafka, redis_client
 from streams.settings import Settings
+from streams.worker import layout
 from streams.worker.emit import partition_for
 
 Decision = dict[str, object]
@@ -38,10 +38,6 @@ async def partition_count(settings: Settings, topic: str) -> int:
         await admin.close()
 
 
-def _tag(settings: Settings, partition: int) -> str:
-    return f"{{{settings.redis_prefix}:p{partition}}}"
-
-
 def _loads(raw: bytes | None) -> Decision | None:
     if not raw:
         return None  # '' marks an event seen whose decision is not stored yet
@@ -52,32 +48,38 @@ def _loads(raw: bytes | None) -> Decision | None:
     return d if isinstance(d, dict) else None
 
 
-async def from_redis(settings: Settings, event_id: str,
-                     partitions: Iterable[int]) -> tuple[Decision, int] | None:
-    """The stored decision of `event_id` and the events partition it came from, or None.
+async def _slots(r: redis_client.Client, settings: Settings) -> int:
+    found = await r.hget(layout.layout_key(settings.redis_prefix), "slots")  # type: ignore[misc]
+    return int(found) if found is not None else settings.state_slots
 
-    One pipelined round trip of GETs, one per partition (the keys sit in different slots).
+
+async def from_redis(settings: Settings, event_id: str,
+                     customer_id: str | None = None) -> tuple[Decision, int] | None:
+    """The stored decision of `event_id` and its customer's state slot, or None.
+
+    With the customer, one GET; without, one pipelined round trip of GETs, one per slot.
     """
-    r = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    r = redis_client.client(settings)
     try:
-        parts = list(partitions)
+        slots = await _slots(r, settings)
+        tried = [layout.slot_of(customer_id, slots)] if customer_id else list(range(slots))
         pipe = r.pipeline(transaction=False)
-        for p in parts:
-            pipe.get(f"{_tag(settings, p)}:e:{event_id}")
-        for p, raw in zip(parts, await pipe.execute(), strict=True):
+        for s in tried:
+            pipe.get(f"{layout.tag(settings.redis_prefix, s)}:e:{event_id}")
+        for s, raw in zip(tried, await pipe.execute(), strict=True):
             d = _loads(raw)
             if d is not None:
-                return d, p
+                return d, s
         return None
     finally:
         await r.aclose()
 
 
-async def history(settings: Settings, customer_id: str, partition: int) -> bytes | None:
+async def history(settings: Settings, customer_id: str) -> bytes | None:
     """The customer's stored contact history (oldest first, one entry a line), or None."""
-    r = aioredis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
-    key = f"{_tag(settings, partition)}:h:{customer_id}"
+    r = redis_client.client(settings)
     try:
+        key = layout.history_key(settings.redis_prefix, await _slots(r, settings), customer_id)
         try:
             raw = await r.get(key)
         except ResponseError:  # a list written by an earlier version: newest first

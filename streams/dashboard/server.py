@@ -80,7 +80,7 @@ async def search(request: web.Request) -> web.Response:
         kind = "customer_id"
     if not found:
         try:
-            hit = await lookup.from_redis(settings, q, range(settings.partitions))
+            hit = await lookup.from_redis(settings, q)
         except (RedisError, OSError) as exc:
             log.warning("dashboard: search in Redis failed: %s", exc)
             hit = None

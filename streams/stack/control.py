@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streams.stack import kafka_server as stack_kafka
+from streams.stack import redis_cluster as redis_cluster_nodes
 from streams.stack import redis_server as stack_redis
 from streams.stack.proc import (
     LOOPBACK,
@@ -54,6 +55,7 @@ class StackStatus:
     kafka: Service
     redis: Service
     run_dir: Path
+    redis_cluster: tuple[str, ...] = ()  # a line per running node of the local Redis Cluster
 
     @property
     def up(self) -> bool:
@@ -68,8 +70,13 @@ class StackInfo:
     redis_pid: int
     started: tuple[str, ...]  # the services this call started; empty when all were up
     run_dir: Path
+    redis_cluster_url: str | None = None  # a seed node of the local Redis Cluster, if up
 
     def env_lines(self) -> list[str]:
+        """The settings that reach the stack (its Redis Cluster when it was asked for)."""
+        if self.redis_cluster_url is not None:
+            return [f"ARBITER_KAFKA={self.kafka}", f"ARBITER_REDIS_URL={self.redis_cluster_url}",
+                    "ARBITER_REDIS_CLUSTER=true"]
         return [f"ARBITER_KAFKA={self.kafka}", f"ARBITER_REDIS_URL={self.redis_url}"]
 
 
@@ -106,26 +113,36 @@ def _preferred(name: str, default: int) -> int:
     return int(raw)
 
 
-def up() -> StackInfo:
-    """Starts what is not running yet and returns once both servers answer."""
+def up(redis_cluster: bool = False) -> StackInfo:
+    """Starts what is not running yet and returns once both servers answer (and, asked for,
+    a Redis Cluster of 3 masters and 3 replicas says `cluster_state:ok`)."""
     run = run_dir()
     servers = _servers(run)
+    cluster_url = None
     with file_lock(run / ".lock"):
         pids = {name: server.reusable() for name, server in servers.items()}
         need = {name for name, pid in pids.items() if pid is None}
-        java, redis_server = _require_tools(need)
+        java, redis_server = _require_tools(need | ({"redis"} if redis_cluster else set()))
         lib = stack_kafka.ensure_jars() if java else None
         started: list[str] = []
         try:
             if java and lib:
                 started.append("kafka")
                 pids["kafka"] = _start_kafka(servers["kafka"], java, lib)
-            if redis_server:
+            if redis_server and "redis" in need:
                 started.append("redis")
                 pids["redis"] = _start_redis(servers["redis"], redis_server)
+            if redis_cluster and redis_server:
+                ports, nodes = redis_cluster_nodes.start(run, redis_server)
+                started.extend(nodes)
+                # Three seeds: a client starting while one node is down still finds the cluster.
+                cluster_url = ",".join(f"redis://{LOOPBACK}:{p}/0" for p in ports[:3])
         except BaseException:
             for name in started:
-                servers[name].stop()
+                if name in servers:
+                    servers[name].stop()
+            if any(name not in servers for name in started):
+                redis_cluster_nodes.stop(run)
             raise
     kafka_pid, redis_pid = pids["kafka"], pids["redis"]
     assert kafka_pid is not None and redis_pid is not None
@@ -133,6 +150,7 @@ def up() -> StackInfo:
         kafka=f"{LOOPBACK}:{servers['kafka'].port()}",
         redis_url=f"redis://{LOOPBACK}:{servers['redis'].port()}/0",
         kafka_pid=kafka_pid, redis_pid=redis_pid, started=tuple(started), run_dir=run,
+        redis_cluster_url=cluster_url,
     )
 
 
@@ -167,12 +185,17 @@ def _start_redis(server: Server, redis_server: str) -> int:
     return server.start([redis_server, str(config)], port)
 
 
-def down(services: Iterable[str] = SERVICES, purge: bool = False) -> list[str]:
-    """Stops the named servers of this run dir that we started; returns those that ran."""
+def down(services: Iterable[str] = (*SERVICES, "redis-cluster"),
+         purge: bool = False) -> list[str]:
+    """Stops the named servers of this run dir that we started (`redis-cluster`: every node
+    of the local Redis Cluster, or the nodes named `redis-nodeN`); returns those that ran."""
     run = run_dir()
     servers = _servers(run)
+    wanted = list(services)
     with file_lock(run / ".lock"):
-        stopped = [name for name in services if servers[name].stop()]
+        stopped = [name for name in wanted if name in servers and servers[name].stop()]
+        if "redis-cluster" in wanted or any(n.startswith("redis-node") for n in wanted):
+            stopped += redis_cluster_nodes.stop(run, purge=purge)
         if purge:
             for server in servers.values():
                 if server.running() is None:
@@ -187,4 +210,5 @@ def status() -> StackStatus:
         pid, port = server.running(), server.port()
         answering = pid is not None and port is not None and server.probe(port)
         found[name] = Service(name, pid, port, answering)
-    return StackStatus(kafka=found["kafka"], redis=found["redis"], run_dir=run)
+    return StackStatus(kafka=found["kafka"], redis=found["redis"], run_dir=run,
+                       redis_cluster=tuple(redis_cluster_nodes.node_lines(run)))

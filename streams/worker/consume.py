@@ -56,6 +56,7 @@ SETTLE_EVERY_S = 0.005  # how often an idle lane looks for acknowledged batches
 # commit per batch was two hundred broker round trips a second at 5,000 events/s; a crash
 # re-reads at most this much, which the event_id dedupe absorbs.
 COMMIT_EVERY_S = 1.0
+METADATA_MAX_AGE_MS = 30_000
 # A stop's budget (the whole stop stays under 30 s, Redis or Kafka away or not): the batch in
 # hand may take DRAIN_GRACE_S to finish, acknowledgements and the commit SETTLE_S more, and
 # leaving the group LEAVE_S; the runtime then gives the producer its own few seconds.
@@ -200,9 +201,10 @@ class _Lane:
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, lanes: list[_Lane], positions: Positions) -> None:
+    def __init__(self, lanes: list[_Lane], positions: Positions, runtime: Runtime) -> None:
         self.lanes = lanes
         self.positions = positions
+        self.runtime = runtime
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Commit what is decided before the partitions move to another worker.
@@ -214,6 +216,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("assigned %d partition(s)", len(assigned))
+        await self.runtime.refresh_partitions()
 
 
 async def _poll(consumer: AIOKafkaConsumer, lanes: list[_Lane], batch_max: int,
@@ -241,11 +244,13 @@ async def consume(runtime: Runtime) -> None:
     consumer = kafka.consumer(
         s, group_id=s.group, max_poll_records=s.batch_max, fetch_max_wait_ms=20,
         max_partition_fetch_bytes=1024 * 1024, fetch_max_bytes=8 * 1024 * 1024,
+        # Partitions added to a live topic are seen (and the group rebalanced) within this.
+        metadata_max_age_ms=METADATA_MAX_AGE_MS,
         isolation_level="read_committed",
     )
     lanes = [_Lane(i, runtime, consumer) for i in range(s.lanes)]
     positions: Positions = {}
-    consumer.subscribe([s.topics.events], listener=_Rebalance(lanes, positions))
+    consumer.subscribe([s.topics.events], listener=_Rebalance(lanes, positions, runtime))
     await consumer.start()
     drop_startup_spinner()
     settle_collector()

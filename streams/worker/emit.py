@@ -59,6 +59,10 @@ class Emitter:
     def send(self, topic: str, key: bytes | None, body: bytes) -> None:
         self._append(topic, key, body)
 
+    def forward(self, topic: str, key: bytes, body: bytes, partition: int) -> None:
+        """A record to `partition` of `topic`, whatever the partition count read at start."""
+        self._append(topic, key, body, partition)
+
     async def submit(self) -> asyncio.Future[list[object]]:
         """Hand every batch to the producer; the returned future is done once all are acked."""
         batches = self._full + [(t, p, b) for (t, p), b in self._open.items()]

@@ -49,6 +49,7 @@ def build(stats: WorkerStats, catalogue: Catalogue, counts: dict[str, list[int]]
             "per_s": round(stats.events_in / interval, 1),
             "deadletter": stats.deadletter,
             "duplicates": stats.duplicates,
+            "forwarded": stats.forwarded,
         },
         "decisions": {o: stats.outcomes.get(o, 0) for o in OUTCOMES},
         "latency_ms": latency,

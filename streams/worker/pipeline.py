@@ -26,16 +26,17 @@ from rules import (
     stored_write,
 )
 from streams.worker.codec import Record, dead_letter, decode_event
-from streams.worker.emit import Emitter
+from streams.worker.emit import Emitter, partition_for
 from streams.worker.stats import WorkerStats
 from streams.worker.store import FIRST, REPEAT, RecordItem, Store, field
 
 
 class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new__ is Python)
-    def __init__(self, record: Record, event: Event, mots: tuple[str, ...]) -> None:
+    def __init__(self, record: Record, event: Event, mots: tuple[str, ...], slot: int) -> None:
         self.record = record
         self.event = event
         self.mots = mots
+        self.slot = slot  # the customer's state slot
         self.body = b""  # its decision as emitted, once decided (or re-emitted)
 
 
@@ -53,6 +54,10 @@ class Pipeline:
         self.emitter = emitter
         self.stats = stats
         self.clock = clock
+        # Records of this topic not on their customer's partition are forwarded there; the
+        # partition count is the runtime's latest (it grows on a live topic). 0: never.
+        self.events_topic = ""
+        self.events_partitions = 0
 
     async def submit(self, records: Sequence[Record]) -> asyncio.Future[list[object]]:
         """Decide a batch; returns once Redis holds its state, with the future of its outputs.
@@ -61,7 +66,7 @@ class Pipeline:
         after the future is done.
         """
         now_ms = int(self.clock() * 1000)
-        stats, emit, cat = self.stats, self.emitter, self.catalogue
+        stats, emit, cat, store = self.stats, self.emitter, self.catalogue, self.store
         stats.events_in += len(records)
         times: list[int] = []  # event times of the batch's decisions, for their latencies
         pending: dict[int, list[_Pending]] = defaultdict(list)
@@ -77,13 +82,24 @@ class Pipeline:
                 stats.deadletter += 1
                 emit.deadletter(rec.key, dead_letter(rec, str(exc), now_ms))
                 continue
+            if self.events_partitions and rec.topic == self.events_topic:
+                home = partition_for(event.customer_id.encode(), self.events_partitions)
+                if rec.partition != home:
+                    # Not keyed by its customer (or by another partitioner): re-keyed onto
+                    # the customer's partition and decided there, so one lane of one worker
+                    # owns each customer. The copy carries the same bytes and event_id.
+                    emit.forward(rec.topic, event.customer_id.encode(), rec.value or b"", home)
+                    stats.forwarded += 1
+                    stats.events_in -= 1  # counted when its copy comes back
+                    continue
             first = firsts.get(event.event_id)
             if first is not None:
                 copies.append((first, rec))
                 continue
-            item = _Pending(rec, event, classify(cat, event))
+            slot = store.slot(event.customer_id)
+            item = _Pending(rec, event, classify(cat, event), slot)
             firsts[event.event_id] = item
-            pending[rec.partition].append(item)
+            pending[store.group(slot)].append(item)
         if pending:
             await self._decide(pending, now_ms, times)
         for first, rec in copies:
@@ -102,6 +118,7 @@ class Pipeline:
                     it.event.event_id,
                     it.event.customer_id,
                     [field(m, it.event.product_line) for m in it.mots],
+                    it.slot,
                 )
                 for it in items
             ]
@@ -135,7 +152,7 @@ class Pipeline:
                 mode, text, lines = stored_write(lines, history, update)
                 histories[ev.customer_id] = (history, update, lines)
                 body = it.body = decision.to_json()
-                out.append(RecordItem(ev.event_id, body, ev.customer_id, mode, text))
+                out.append(RecordItem(ev.event_id, body, ev.customer_id, mode, text, it.slot))
                 if got.kind != FIRST:
                     stats.duplicates += 1  # a redelivery whose first attempt stored nothing
                 action = decision.action

@@ -48,17 +48,34 @@ class Runtime:
             # The emitter builds whole batches itself: nothing is gained by lingering.
             self.producer = kafka.producer(self.settings, linger_ms=0)
             await self.producer.start()
-            self.store = Store(self.settings.redis_url, self.settings.redis_prefix,
-                               self.settings.dedupe_ttl_s)
+            self.store = Store(self.settings)
+            await self.store.open()
             counts = {t: len(await self.producer.partitions_for(t)) for t in topics}
             self.pipelines = [
                 Pipeline(self.catalogue, self.store,
                          Emitter(self.producer, self.settings.topics, counts), self.stats)
                 for _ in range(self.settings.lanes)
             ]
+            self._set_events_partitions(counts[self.settings.topics.events])
             self._started = True
             log.info("arbiter runtime started: rules %s, redis prefix %s",
                      self.catalogue.version, self.settings.redis_prefix)
+
+    def _set_events_partitions(self, n: int) -> None:
+        for p in self.pipelines:
+            p.events_topic, p.events_partitions = self.settings.topics.events, n
+            p.emitter.partitions[self.settings.topics.events] = n
+
+    async def refresh_partitions(self) -> None:
+        """After a rebalance: the events topic may have grown; records are forwarded to
+        their customer's partition by the count the cluster has now."""
+        if self.producer is None:
+            return
+        await self.producer.client.force_metadata_update()
+        n = len(await self.producer.partitions_for(self.settings.topics.events))
+        if self.pipelines and n != self.pipelines[0].events_partitions:
+            log.info("events topic %s has %d partitions now", self.settings.topics.events, n)
+            self._set_events_partitions(n)
 
     async def submit(self, records: list[Record], lane: int = 0) -> asyncio.Future[list[object]]:
         """Decide a batch (Redis written); the future completes when Kafka has its outputs.
@@ -74,7 +91,7 @@ class Runtime:
         if not self._started or self.stopping or self.producer is None or self.store is None:
             return None
         now_ms = int(time.time() * 1000)
-        counts = await self.store.counts(self.settings.partitions, now_ms)
+        counts = await self.store.counts(now_ms)
         snap = self.stats.take()
         record = metrics.build(snap, self.catalogue, counts, self.settings.worker_name, now_ms)
         # Its own send, not the emitter's batches, which belong to the batch in flight.

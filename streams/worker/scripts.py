@@ -1,7 +1,11 @@
-"""Lua scripts that let Redis loop over a whole batch: one call per partition per step.
+"""Lua scripts that let Redis loop over a whole batch: one call per batch on a single node,
+one call per state slot of the batch on a Redis Cluster.
 
-Every key a call touches starts with the partition's hash tag (KEYS[1], e.g. ``{nba:p3}``),
-so a Redis Cluster keeps them in one slot and the script stays legal there.
+Every key starts with the tag of its customer's state slot (``{nba:c17}``, see
+streams.worker.layout); each event carries its slot and the script builds the tag. On a
+Redis Cluster the worker groups a call's events by slot, so every key one call touches is in
+the hash slot of the tag it declares in KEYS[1]: Redis allows a script without flags to
+touch such undeclared keys of the declared key's hash slot (tested on a real cluster).
 """
 
 # A customer's contact history is one string, its entries oldest first, one per line (see
@@ -20,16 +24,16 @@ end
 # INGEST marks each event_id as seen (SET NX, the dedupe), bumps the MoT bucket counters
 # only the first time, and returns what arbitration needs.
 # ARGV: minute, hour, day, dedupe_ttl_s, then one JSON array of [event_id, customer_id,
-# [fields]] (one argument for the batch: packing arguments one by one cost more in Python).
+# [fields], slot] (one argument for the batch: packing arguments one by one cost more in
+# Python), then the tags' common start (``{nba:c``).
 # Reply per event: {1, history} for a first sighting (or {3, history}: a crashed earlier
 # attempt that stored no decision, decided again and counted once), {2, stored decision}
 # for a repeat. The history is the stored string ('' when there is none).
 INGEST = LIST_AS_STRING + """
-local tag = KEYS[1]
 local minute, hour, day, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local km, kh, kd = tag .. ':cm:' .. minute, tag .. ':ch:' .. hour, tag .. ':cd:' .. day
-local out, bumps, counted = {}, {}, false
-local function history(cust)
+local start = ARGV[6]
+local out, bumps = {}, {}
+local function history(tag, cust)
   local hkey = tag .. ':h:' .. cust
   local h = redis.pcall('GET', hkey)
   if type(h) == 'table' then return list_as_string(hkey) end  -- WRONGTYPE: a list
@@ -37,24 +41,29 @@ local function history(cust)
 end
 for _, ev in ipairs(cjson.decode(ARGV[5])) do
   local eid, cust, fields = ev[1], ev[2], ev[3]
+  local tag = start .. ev[4] .. '}'
   local ekey = tag .. ':e:' .. eid
   if redis.call('SET', ekey, '', 'NX', 'EX', ttl) then
-    for _, f in ipairs(fields) do
-      bumps[f] = (bumps[f] or 0) + 1  -- summed first: one HINCRBY per field per batch
-      counted = true
+    if #fields > 0 then
+      local b = bumps[tag]
+      if not b then b = {}; bumps[tag] = b end
+      for _, f in ipairs(fields) do
+        b[f] = (b[f] or 0) + 1  -- summed first: one HINCRBY per field per slot per batch
+      end
     end
-    out[#out + 1] = {1, history(cust)}
+    out[#out + 1] = {1, history(tag, cust)}
   else
     local stored = redis.call('GET', ekey)
     if stored and stored ~= '' then
       out[#out + 1] = {2, stored}
     else
-      out[#out + 1] = {3, history(cust)}
+      out[#out + 1] = {3, history(tag, cust)}
     end
   end
 end
-if counted then
-  for f, n in pairs(bumps) do
+for tag, b in pairs(bumps) do
+  local km, kh, kd = tag .. ':cm:' .. minute, tag .. ':ch:' .. hour, tag .. ':cd:' .. day
+  for f, n in pairs(b) do
     redis.call('HINCRBY', km, f, n)
     redis.call('HINCRBY', kh, f, n)
     redis.call('HINCRBY', kd, f, n)
@@ -67,15 +76,16 @@ return out
 """
 
 # RECORD stores each decision under its event_id and writes the contact history.
-# ARGV: dedupe_ttl_s, retain_ms, a JSON array of [event_id, customer_id, mode, text] (mode 0:
-# no history to write, 1: APPEND text, 2: SET text, the history rewritten), then the
-# decisions, one argument each in the same order (kept as bytes: no escaping into JSON).
+# ARGV: dedupe_ttl_s, retain_ms, the tags' common start, a JSON array of [event_id,
+# customer_id, mode, text, slot] (mode 0: no history to write, 1: APPEND text, 2: SET text,
+# the history rewritten), then the decisions, one argument each in the same order (kept as
+# bytes: no escaping into JSON).
 RECORD = LIST_AS_STRING + """
-local tag = KEYS[1]
-local ttl, retain = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i, ev in ipairs(cjson.decode(ARGV[3])) do
+local ttl, retain, start = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+for i, ev in ipairs(cjson.decode(ARGV[4])) do
   local eid, cust, mode, text = ev[1], ev[2], ev[3], ev[4]
-  redis.call('SET', tag .. ':e:' .. eid, ARGV[3 + i], 'EX', ttl)
+  local tag = start .. ev[5] .. '}'
+  redis.call('SET', tag .. ':e:' .. eid, ARGV[4 + i], 'EX', ttl)
   if mode == 1 then
     local hkey = tag .. ':h:' .. cust
     if type(redis.pcall('APPEND', hkey, text)) == 'table' then  -- WRONGTYPE: a list
@@ -89,10 +99,10 @@ end
 return 1
 """
 
-# COUNTS sums one partition's MoT buckets over the rolling windows.
-# ARGV: minute, hour, day. Reply: flat {field, c5m, c1h, c24h, c30d, ...}.
+# COUNTS sums state slots' MoT buckets over the rolling windows.
+# ARGV: minute, hour, day, the tags' common start, then the slots (one on a Redis Cluster).
+# Reply: flat {field, c5m, c1h, c24h, c30d, ...}.
 COUNTS = """
-local tag = KEYS[1]
 local minute, hour, day = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local sums = {}
 local function add(key, a, b)
@@ -105,11 +115,14 @@ local function add(key, a, b)
     if b then s[b] = s[b] + v end
   end
 end
-for m = minute - 59, minute do
-  if m > minute - 5 then add(tag .. ':cm:' .. m, 2, 1) else add(tag .. ':cm:' .. m, 2) end
+for i = 5, #ARGV do
+  local tag = ARGV[4] .. ARGV[i] .. '}'
+  for m = minute - 59, minute do
+    if m > minute - 5 then add(tag .. ':cm:' .. m, 2, 1) else add(tag .. ':cm:' .. m, 2) end
+  end
+  for h = hour - 23, hour do add(tag .. ':ch:' .. h, 3) end
+  for d = day - 29, day do add(tag .. ':cd:' .. d, 4) end
 end
-for h = hour - 23, hour do add(tag .. ':ch:' .. h, 3) end
-for d = day - 29, day do add(tag .. ':cd:' .. d, 4) end
 local out = {}
 for f, s in pairs(sums) do
   out[#out + 1] = f

@@ -16,6 +16,7 @@ class WorkerStats:
     events_in: int = 0
     deadletter: int = 0
     duplicates: int = 0
+    forwarded: int = 0  # records re-keyed onto their customer's partition (not counted in)
     outcomes: Counter[str] = field(default_factory=Counter)
     programs: Counter[str] = field(default_factory=Counter)
     channels: Counter[str] = field(default_factory=Counter)
@@ -49,11 +50,12 @@ class WorkerStats:
     def take(self) -> WorkerStats:
         """Hand over this interval's figures and start a new interval."""
         snap = WorkerStats(events_in=self.events_in, deadletter=self.deadletter,
-                           duplicates=self.duplicates, outcomes=self.outcomes,
+                           duplicates=self.duplicates, forwarded=self.forwarded,
+                           outcomes=self.outcomes,
                            programs=self.programs, channels=self.channels,
                            latencies=self.latencies, seen=self.seen,
                            max_latency=self.max_latency, started=self.started)
-        self.events_in = self.deadletter = self.duplicates = self.seen = 0
+        self.events_in = self.deadletter = self.duplicates = self.forwarded = self.seen = 0
         self.outcomes, self.programs, self.channels = Counter(), Counter(), Counter()
         self.latencies, self.max_latency, self.started = [], 0.0, time.monotonic()
         return snap

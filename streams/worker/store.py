@@ -1,36 +1,55 @@
-"""The Redis side of the pipeline: dedupe, MoT counters and contact history, batched per poll."""
+"""The Redis side of the pipeline: dedupe, MoT counters and contact history, batched per poll.
+
+State is keyed by the customer's state slot (streams.worker.layout). On a single node a
+batch's events go to Redis in one call per script; on a Redis Cluster, in one call per state
+slot of the batch (`group`), all pipelined in one round trip (redis-py routes each call to
+the shard of its tag, and follows MOVED and ASK).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 import orjson
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import BusyLoadingError, NoScriptError, RedisError, TryAgainError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
-from streams.worker import scripts
+from streams import redis_client
+from streams.settings import Settings
+from streams.worker import layout, scripts
 
 log = logging.getLogger(__name__)
 _Call = tuple[str, str, list[EncodableT]]  # script name, hash tag, ARGV
 
 # Redis being away or busy is weather: wait and try again, never drop the batch. OSError too:
 # a socket error redis-py has not wrapped (its annotation asks for RedisError types only).
+# On a Redis Cluster, a failover is weather too: the shard is down (CLUSTERDOWN, MASTERDOWN,
+# a slot without a master for a moment) until a replica takes over.
 TRANSIENT = (
-    NoScriptError, RedisConnectionError, RedisTimeoutError, BusyLoadingError, TryAgainError, OSError
+    NoScriptError, RedisConnectionError, RedisTimeoutError, BusyLoadingError, TryAgainError,
+    ClusterError, RedisClusterException, OSError,
 )
 
 FIRST, REPEAT, RETRY = 1, 2, 3  # INGEST's reply kinds
 
 
-# (event_id, customer_id, ["mot|product_line" counters to bump]), a plain tuple because the
-# batch goes to INGEST as one JSON array.
-IngestItem = tuple[str, str, list[str]]
+# (event_id, customer_id, ["mot|product_line" counters to bump], state slot), a plain tuple
+# because the batch goes to INGEST as one JSON array.
+IngestItem = tuple[str, str, list[str], int]
 
 
 # Plain classes (built in C once compiled), not NamedTuples: one of each per event.
@@ -43,7 +62,8 @@ class Ingested:
 
 class RecordItem:
     def __init__(self, event_id: str, decision: bytes, customer_id: str, history_mode: int,
-                 history_text: str) -> None:
+                 history_text: str, slot: int) -> None:
+        self.slot = slot  # the customer's state slot
         self.event_id = event_id
         self.decision = decision
         self.customer_id = customer_id
@@ -61,14 +81,40 @@ def field(mot: str, product_line: str) -> str:
 
 
 class Store:
-    def __init__(self, url: str, prefix: str, dedupe_ttl_s: int) -> None:
-        self.redis = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
-        self.prefix = prefix
-        self.dedupe_ttl_s = dedupe_ttl_s
+    def __init__(self, settings: Settings) -> None:
+        self.redis = redis_client.client(settings)
+        self.cluster = settings.redis_cluster
+        self.prefix = settings.redis_prefix
+        self.start = layout.tag_prefix(settings.redis_prefix)
+        self.wanted_slots = settings.state_slots
+        self.slots = settings.state_slots  # as recorded in Redis, once `open` has run
+        self.dedupe_ttl_s = settings.dedupe_ttl_s
         self._sha: dict[str, str] = {}
         # Never gives up (retries=-1): the batch stays uncommitted until Redis is back.
         self._retry = Retry(ExponentialBackoff(cap=5.0, base=0.1), retries=-1,
                             supported_errors=cast(tuple[type[RedisError], ...], TRANSIENT))
+
+    async def open(self) -> None:
+        """Read (or record) the state layout, moving an earlier version's state into it."""
+        self.slots = await self._retry.call_with_retry(
+            lambda: layout.settle(self.redis, self.prefix, self.wanted_slots, self.cluster),
+            self._failed("layout"))
+
+    def slot(self, customer_id: str) -> int:
+        return layout.slot_of(customer_id, self.slots)
+
+    def group(self, slot: int) -> int:
+        """The call a slot's events go in: all in one on a single node, one per slot on a
+        Redis Cluster (every key of a call must be in one hash slot there)."""
+        return slot if self.cluster else 0
+
+    def _failed(self, what: str) -> Callable[[Exception], Awaitable[None]]:
+        async def failed(exc: Exception) -> None:
+            if isinstance(exc, NoScriptError):
+                self._sha.clear()  # a restart, a failover or SCRIPT FLUSH: load them again
+            log.warning("redis %s failed (%s); retrying", what, exc)
+
+        return failed
 
     async def _load(self) -> None:
         # Loaded once; a pipeline of EVALSHA then needs no SCRIPT EXISTS round trip per batch.
@@ -76,7 +122,10 @@ class Store:
             self._sha[name] = await self.redis.script_load(getattr(scripts, name))
 
     async def _run(self, calls: list[_Call], what: str) -> list:
-        """Run (script, tag, args) calls as one pipelined round trip, with retries."""
+        """Run (script, tag, args) calls as one pipelined round trip, retried until Redis
+        answers (never dropped: the batch stays uncommitted meanwhile)."""
+        if self.cluster:
+            return await self._run_cluster(calls, what)
 
         async def once() -> list:
             if not self._sha:
@@ -86,15 +135,49 @@ class Store:
                 pipe.evalsha(self._sha[name], 1, tag, *args)
             return await pipe.execute()
 
-        async def failed(exc: Exception) -> None:
-            if isinstance(exc, NoScriptError):
-                self._sha.clear()  # Redis restarted or flushed its scripts: load again
-            log.warning("redis %s failed (%s); retrying", what, exc)
+        return await self._retry.call_with_retry(once, self._failed(what))
 
-        return await self._retry.call_with_retry(once, failed)
+    async def _run_cluster(self, calls: list[_Call], what: str) -> list:
+        """On a Redis Cluster: redis-py's cluster pipeline refuses EVALSHA, so the calls go
+        concurrently, each to its tag's shard (redis-py follows MOVED and ASK, and finds the
+        new master after a failover). Only the calls that failed are retried: a RECORD that
+        went through must not append its history twice."""
+        results: list[object] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        backoff = ExponentialBackoff(cap=5.0, base=0.1)
+        failures = 0
+        while True:
+            if not self._sha:
+                try:
+                    await self._load()
+                except TRANSIENT as exc:
+                    failures += 1
+                    await self._failed(what)(exc)
+                    await asyncio.sleep(backoff.compute(failures))
+                    continue
+            outs = await asyncio.gather(
+                *(self.redis.evalsha(self._sha[calls[i][0]], 1, calls[i][1], *calls[i][2])
+                  for i in todo),
+                return_exceptions=True)
+            failed: list[int] = []
+            last: Exception | None = None
+            for i, out in zip(todo, outs, strict=True):
+                if isinstance(out, TRANSIENT):
+                    failed.append(i)
+                    last = out
+                elif isinstance(out, BaseException):
+                    raise out
+                else:
+                    results[i] = out
+            if last is None:
+                return results
+            failures += 1
+            await self._failed(what)(last)
+            todo = failed
+            await asyncio.sleep(backoff.compute(failures))
 
-    def tag(self, partition: int) -> str:
-        return f"{{{self.prefix}:p{partition}}}"
+    def tag(self, slot: int) -> str:
+        return layout.tag(self.prefix, slot)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -102,13 +185,13 @@ class Store:
     async def ingest(
         self, groups: dict[int, list[IngestItem]], now_ms: int
     ) -> dict[int, list[Ingested]]:
-        """Dedupe, count and read history for every partition's events in one round trip."""
+        """Dedupe, count and read history for every group's events in one round trip."""
         minute, hour, day = buckets(now_ms)
         parts = list(groups)
 
         calls: list[_Call] = [
-            ("INGEST", self.tag(p),
-             [minute, hour, day, self.dedupe_ttl_s, orjson.dumps(groups[p])])
+            ("INGEST", self.tag(groups[p][0][3]),
+             [minute, hour, day, self.dedupe_ttl_s, orjson.dumps(groups[p]), self.start])
             for p in parts
         ]
         replies = await self._run(calls, "ingest")
@@ -121,7 +204,7 @@ class Store:
         return out
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int) -> None:
-        """Store decisions and write contact history for every partition in one round trip."""
+        """Store decisions and write contact history for every group in one round trip."""
         parts = [p for p in groups if groups[p]]
         if not parts:
             return
@@ -129,19 +212,24 @@ class Store:
         calls: list[_Call] = []
         for p in parts:
             items = groups[p]
-            meta = orjson.dumps([(it.event_id, it.customer_id, it.history_mode, it.history_text)
-                                 for it in items])
-            calls.append(("RECORD", self.tag(p), [self.dedupe_ttl_s, retain_ms, meta,
-                                                  *(it.decision for it in items)]))
+            meta = orjson.dumps([(it.event_id, it.customer_id, it.history_mode, it.history_text,
+                                  it.slot) for it in items])
+            calls.append(("RECORD", self.tag(items[0].slot),
+                          [self.dedupe_ttl_s, retain_ms, self.start, meta,
+                           *(it.decision for it in items)]))
         await self._run(calls, "record")
 
-    async def counts(self, partitions: int, now_ms: int) -> dict[str, list[int]]:
-        """Cluster-wide rolling counts per "mot|product_line": [5m, 1h, 24h, 30d]."""
+    async def counts(self, now_ms: int) -> dict[str, list[int]]:
+        """Rolling counts per "mot|product_line" over every state slot (all workers' events,
+        whatever partition they came from): [5m, 1h, 24h, 30d]."""
         minute, hour, day = buckets(now_ms)
-
-        calls: list[_Call] = [
-            ("COUNTS", self.tag(p), [minute, hour, day]) for p in range(partitions)
-        ]
+        calls: list[_Call]
+        if self.cluster:
+            calls = [("COUNTS", self.tag(s), [minute, hour, day, self.start, s])
+                     for s in range(self.slots)]
+        else:
+            calls = [("COUNTS", self.tag(0), [minute, hour, day, self.start,
+                                              *range(self.slots)])]
         totals: dict[str, list[int]] = {}
         for flat in await self._run(calls, "counts"):
             for i in range(0, len(flat), 5):

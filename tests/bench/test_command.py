@@ -61,6 +61,16 @@ def test_bench_readable_form_says_where_the_cpu_went(
     assert any("one worker on one core would have" in ln for ln in lines)
 
 
+@pytest.mark.timeout(240)
+def test_bench_measures_a_group_of_workers(stack: StackEndpoints,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    small = [a for a in SMALL if a != "--json"] + ["--skip-naive", "--skip-rss", "--workers", "2"]
+    assert arbiter(["bench", *small]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    group = [ln for ln in lines if ln.startswith("2 arbiter workers")]
+    assert len(group) == 1 and float(group[0].split()[3].replace(",", "")) > 0
+
+
 def test_bench_rejects_a_latency_phase_without_samples(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert arbiter(["bench", "--latency-seconds", "1"]) == 2

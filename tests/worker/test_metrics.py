@@ -6,16 +6,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-from harness import Worker, collect, encoded, event, isolated, prepare, produce
+from conftest import REDIS_MODES
+from harness import Worker, collect, encoded, event, isolated, on_stack, prepare, produce
 
 from rules import incremental_risk, incremental_value, load_catalogue
-from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 
-async def test_metrics_count_what_was_sent(stack, tmp_path: Path) -> None:
-    base = Settings.from_env().with_(kafka=stack.kafka, redis_url=stack.redis_url)
+@pytest.mark.parametrize("mode", REDIS_MODES)
+async def test_metrics_count_what_was_sent(stack, tmp_path: Path, mode: str) -> None:
+    base = on_stack(stack, mode)
     s = isolated(base, metrics_interval=1.0, partitions=4)
     await prepare(s)
     sent = (

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from harness import Worker, collect, encoded, event, isolated, prepare, produce
+from conftest import REDIS_MODES
+from harness import Worker, collect, encoded, event, isolated, on_stack, prepare, produce
 
 from rules import arbitrate, classify, decode_history, load_catalogue, parse_event
 from streams.settings import Settings
@@ -27,9 +28,11 @@ class Running:
     worker: Worker
 
 
-@pytest.fixture(scope="module")
-async def running(stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
-    base = Settings.from_env().with_(kafka=stack.kafka, redis_url=stack.redis_url)
+@pytest.fixture(scope="module", params=REDIS_MODES)
+async def running(stack, tmp_path_factory: pytest.TempPathFactory,
+                  request: pytest.FixtureRequest) -> AsyncIterator[Running]:
+    """One worker for the module's tests, on the single Redis and on the Redis Cluster."""
+    base = on_stack(stack, request.param)
     settings = isolated(base, metrics_interval=1.0, partitions=4)
     await prepare(settings)
     worker = Worker(settings, Path(tmp_path_factory.mktemp("worker"))).start()
@@ -104,8 +107,9 @@ async def test_repeated_event_counts_once_and_keeps_its_decision_id(running: Run
     s = running.settings
     customer = f"dup-{uuid.uuid4().hex[:6]}"
     e = event(customer, "port_out_requested", "postpaid")
-    store = Store(s.redis_url, s.redis_prefix, s.dedupe_ttl_s)
-    before = (await store.counts(s.partitions, e["ts"])).get(field("cancellation", "postpaid"))
+    store = Store(s)
+    await store.open()
+    before = (await store.counts(e["ts"])).get(field("cancellation", "postpaid"))
     await produce(s, encoded([e]))
     await produce(s, encoded([e]))
 
@@ -116,7 +120,7 @@ async def test_repeated_event_counts_once_and_keeps_its_decision_id(running: Run
     twice = by_event(seen[s.topics.decisions])[e["event_id"]]
     assert twice[0]["decision_id"] == twice[1]["decision_id"]
     assert twice[0] == twice[1]
-    after = (await store.counts(s.partitions, e["ts"]))[field("cancellation", "postpaid")]
+    after = (await store.counts(e["ts"]))[field("cancellation", "postpaid")]
     await store.close()
     assert after[0] - (before or [0])[0] == 1
 

@@ -16,8 +16,15 @@ RETAIN_MS = 60_000
 NOW = 1_700_000_000_000
 
 
+async def _open(settings: Settings) -> Store:
+    store = Store(settings.with_(dedupe_ttl_s=3600))
+    await store.open()
+    return store
+
+
 async def _stored(store: Store, event_id: str, customer: str) -> bytes:
-    got = (await store.ingest({0: [(event_id, customer, [])]}, NOW))[0][0]
+    slot = store.slot(customer)
+    got = (await store.ingest({0: [(event_id, customer, [], slot)]}, NOW))[0][0]
     assert got.kind == FIRST
     return got.history
 
@@ -27,12 +34,13 @@ async def _write(store: Store, event_id: str, customer: str, *entries: str, cap:
     stored = await _stored(store, f"read-{event_id}", customer)
     mode, text, _ = stored_write(stored.count(b"\n"), decode_stored(stored, cap),
                                  HistoryUpdate(entries, RETAIN_MS, cap))
-    await store.record({0: [RecordItem(event_id, b"{}", customer, mode, text)]}, RETAIN_MS)
+    await store.record({0: [RecordItem(event_id, b"{}", customer, mode, text,
+                                       store.slot(customer))]}, RETAIN_MS)
     return mode
 
 
 async def test_history_is_appended_then_rewritten_and_expires(settings: Settings) -> None:
-    store = Store(settings.redis_url, settings.redis_prefix, 3600)
+    store = await _open(settings)
     try:
         assert await _write(store, "e0", "c1", "r|1|churn", "a|1|p|sms|1|x") == APPEND
         assert await _stored(store, "q0", "c1") == b"r|1|churn\na|1|p|sms|1|x\n"
@@ -40,21 +48,21 @@ async def test_history_is_appended_then_rewritten_and_expires(settings: Settings
         assert await _write(store, "e2", "c1", "r|3|m") == APPEND  # 4 lines: twice the cap
         assert await _write(store, "e3", "c1", "r|4|m") == REWRITE
         assert await _stored(store, "q1", "c1") == b"r|3|m\nr|4|m\n"
-        ttl = await store.redis.pttl(f"{store.tag(0)}:h:c1")
+        ttl = await store.redis.pttl(f"{store.tag(store.slot('c1'))}:h:c1")
         assert 0 < ttl <= RETAIN_MS
         # An event with nothing to remember leaves the history as it was.
         await _write(store, "e9", "c1")
         assert await _stored(store, "q2", "c1") == b"r|3|m\nr|4|m\n"
         # The decisions are kept for the dedupe: a repeat gets its stored decision back.
-        again = (await store.ingest({0: [("e9", "c1", [])]}, NOW))[0][0]
+        again = (await store.ingest({0: [("e9", "c1", [], store.slot("c1"))]}, NOW))[0][0]
         assert (again.kind, again.stored) == (REPEAT, b"{}")
     finally:
         await store.close()
 
 
 async def test_a_history_stored_as_a_list_is_read_and_carried_over(settings: Settings) -> None:
-    store = Store(settings.redis_url, settings.redis_prefix, 3600)
-    key = f"{store.tag(0)}:h:old"
+    store = await _open(settings)
+    key = f"{store.tag(store.slot('old'))}:h:old"
     try:
         # An earlier version's form: a list, newest first.
         await store.redis.lpush(key, "r|1|churn", "a|2|retention|sms|1|rt_a")
@@ -62,8 +70,8 @@ async def test_a_history_stored_as_a_list_is_read_and_carried_over(settings: Set
         assert stored == b"r|1|churn\na|2|retention|sms|1|rt_a\n"
         assert [e.ts for e in decode_stored(stored, 64).entries] == [2, 1]
         # Its first write turns it into the string, with what was there kept.
-        await store.record({0: [RecordItem("e1", b"{}", "old", APPEND, "r|3|complaint\n")]},
-                           RETAIN_MS)
+        await store.record({0: [RecordItem("e1", b"{}", "old", APPEND, "r|3|complaint\n",
+                                       store.slot("old"))]}, RETAIN_MS)
         assert await store.redis.type(key) == b"string"
         assert await _stored(store, "q1", "old") == stored + b"r|3|complaint\n"
         assert 0 < await store.redis.pttl(key) <= RETAIN_MS
