@@ -25,6 +25,8 @@ from rules import (
     history_update,
     stored_write,
 )
+from rules.arms import ActiveRules
+from rules.experiments import CHAMPION, CONTROL
 from streams.worker.codec import Record, dead_letter, decode_event
 from streams.worker.emit import Emitter
 from streams.worker.stats import WorkerStats
@@ -32,10 +34,11 @@ from streams.worker.store import FIRST, REPEAT, RecordItem, Store, field
 
 
 class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new__ is Python)
-    def __init__(self, record: Record, event: Event, mots: tuple[str, ...]) -> None:
+    def __init__(self, record: Record, event: Event, mots: tuple[str, ...], arm: str) -> None:
         self.record = record
         self.event = event
         self.mots = mots
+        self.arm = arm
 
 
 class Pipeline:
@@ -47,7 +50,8 @@ class Pipeline:
         stats: WorkerStats,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.catalogue = catalogue
+        # Read once per batch: a new catalogue (streams.rules_topic) takes effect between two.
+        self.active = ActiveRules(catalogue)
         self.store = store
         self.emitter = emitter
         self.stats = stats
@@ -60,10 +64,12 @@ class Pipeline:
         after the future is done.
         """
         now_ms = int(self.clock() * 1000)
-        stats, emit, cat = self.stats, self.emitter, self.catalogue
+        stats, emit, active = self.stats, self.emitter, self.active
+        cat, exp = active.champion, active.experiment
         stats.events_in += len(records)
         times: list[int] = []  # event times of the batch's decisions, for their latencies
         pending: dict[int, list[_Pending]] = defaultdict(list)
+        arms: dict[str, str] = {}  # customer -> arm, hashed once per batch
         for rec in records:
             try:
                 event = decode_event(rec.value)
@@ -71,15 +77,23 @@ class Pipeline:
                 stats.deadletter += 1
                 emit.deadletter(rec.key, dead_letter(rec, str(exc), now_ms))
                 continue
-            pending[rec.partition].append(_Pending(rec, event, classify(cat, event)))
+            if exp is None:
+                pending[rec.partition].append(
+                    _Pending(rec, event, classify(cat, event), CHAMPION))
+                continue
+            arm = arms.get(event.customer_id)
+            if arm is None:
+                arm = arms[event.customer_id] = exp.arm(event.customer_id)
+            pending[rec.partition].append(
+                _Pending(rec, event, classify(active.catalogue(arm), event), arm))
         if pending:
-            await self._decide(pending, now_ms, times)
+            await self._decide(active, pending, now_ms, times)
         stats.emitted(self.clock() * 1000, times)
         return await emit.submit()
 
-    async def _decide(self, pending: dict[int, list[_Pending]], now_ms: int,
-                      times: list[int]) -> None:
-        cat, stats, emit = self.catalogue, self.stats, self.emitter
+    async def _decide(self, active: ActiveRules, pending: dict[int, list[_Pending]],
+                      now_ms: int, times: list[int]) -> None:
+        cat, stats, emit = active.champion, self.stats, self.emitter
         groups = {
             p: [
                 (
@@ -113,8 +127,16 @@ class Pipeline:
                     lines = got.history.count(b"\n")
                 else:
                     history, lines = earlier[0].apply(earlier[1]), earlier[2]
-                decision = arbitrate(cat, ev, it.mots, history, now_ms)
-                update = history_update(cat, ev, it.mots, decision, now_ms)
+                arm = it.arm
+                if arm == CHAMPION:
+                    decision = arbitrate(cat, ev, it.mots, history, now_ms)
+                    update = history_update(cat, ev, it.mots, decision, now_ms)
+                else:
+                    by = active.catalogue(arm)
+                    decision = arbitrate(by, ev, it.mots, history, now_ms, arm)
+                    # Control: the would-be action is recorded, but no contact happened.
+                    update = history_update(by, ev, it.mots, decision._replace(action=None)
+                                            if arm == CONTROL else decision, now_ms)
                 mode, text, lines = stored_write(lines, history, update)
                 histories[ev.customer_id] = (history, update, lines)
                 body = decision.to_json()
@@ -122,10 +144,13 @@ class Pipeline:
                 if got.kind != FIRST:
                     stats.duplicates += 1  # a redelivery whose first attempt stored nothing
                 action = decision.action
-                channel = action.channel if action is not None else None
-                program = action.program if action is not None else None
+                sent = action is not None and arm != CONTROL
+                channel = action.channel if sent else None  # type: ignore[union-attr]
+                program = action.program if sent else None  # type: ignore[union-attr]
                 emit.decision(ev.customer_id, body, channel)
                 stats.decided(decision.outcome, program, channel)
+                if arm != CHAMPION:  # the champion's are the rest (see metrics)
+                    stats.armed(arm, action is not None)
                 times.append(it.record.timestamp_ms)
             writes[p] = out
         await self.store.record(writes, cat.history_retain_ms)
@@ -133,7 +158,11 @@ class Pipeline:
     def _emit_stored(self, ev: Event, body: bytes) -> None:
         stored = orjson.loads(body)
         action = stored.get("action") or None
-        channel = action.get("channel") if action else None
+        arm = stored.get("arm", CHAMPION)
+        # A control decision was never sent: its repeat is not either.
+        channel = action.get("channel") if action and arm != CONTROL else None
         self.emitter.decision(ev.customer_id, body, channel)
-        self.stats.decided(stored.get("outcome", "?"), action.get("program") if action else None,
-                           channel)
+        program = action.get("program") if action and channel else None
+        self.stats.decided(stored.get("outcome", "?"), program, channel)
+        if arm != CHAMPION:
+            self.stats.armed(arm, action is not None)

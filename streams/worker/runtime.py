@@ -10,7 +10,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from rules import Catalogue, load_catalogue
+from rules.arms import ActiveRules
 from streams import kafka
+from streams.rules_topic.follower import RulesFollower
 from streams.settings import Settings
 from streams.worker import metrics
 from streams.worker.codec import Record
@@ -25,7 +27,8 @@ log = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, settings: Settings, catalogue: Catalogue | None = None) -> None:
         self.settings = settings
-        self.catalogue = catalogue or load_catalogue(settings.rules_dir)
+        # The local catalogue ($ARBITER_RULES or the bundled one) until the rules topic has one.
+        self.follower = RulesFollower(settings, catalogue or load_catalogue(settings.rules_dir))
         self.stats = WorkerStats()
         self._lock = asyncio.Lock()
         self._started = False
@@ -38,6 +41,7 @@ class Runtime:
         async with self._lock:
             if self._started:
                 return
+            active = await self.follower.start()
             topics = kafka.all_topics(self.settings)
             await kafka.ensure_topics(self.settings, topics, self.settings.partitions)
             # The emitter builds whole batches itself: nothing is gained by lingering.
@@ -51,9 +55,23 @@ class Runtime:
                          Emitter(self.producer, self.settings.topics, counts), self.stats)
                 for _ in range(self.settings.lanes)
             ]
+            for p in self.pipelines:
+                p.active = active
+            self.follower.on_change(self._switch)
             self._started = True
             log.info("arbiter runtime started: rules %s, redis prefix %s",
                      self.catalogue.version, self.settings.redis_prefix)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The champion catalogue in use."""
+        active = self.follower.active
+        return active.champion if active is not None else self.follower.fallback
+
+    def _switch(self, active: ActiveRules) -> None:
+        # Each lane reads its pipeline's `active` once per batch: the switch falls between two.
+        for p in self.pipelines:
+            p.active = active
 
     async def submit(self, records: list[Record], lane: int = 0) -> asyncio.Future[list[object]]:
         """Decide a batch (Redis written); the future completes when Kafka has its outputs.
@@ -72,12 +90,14 @@ class Runtime:
         counts = await self.store.counts(self.settings.partitions, now_ms)
         snap = self.stats.take()
         record = metrics.build(snap, self.catalogue, counts, self.settings.worker_name, now_ms)
+        record["rules"] = metrics.rules_entry(self.follower)
         # Its own send, not the emitter's batches, which belong to the batch in flight.
         await self.producer.send_and_wait(self.settings.topics.metrics, orjson.dumps(record),
                                           key=self.settings.worker_name.encode())
         return record
 
     async def stop(self) -> None:
+        await self.follower.stop()
         if self.producer is not None:
             await self.producer.stop()
         if self.store is not None:
