@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ async def test_a_publish_mid_stream_switches_between_batches(running: Running) -
     for p in range(s.partitions):
         versions = [d["rules_version"] for part, _, d in sorted(decisions, key=lambda x: x[:2])
                     if part == p]
-        flips = sum(1 for a, b in zip(versions, versions[1:], strict=False) if a != b)
+        flips = sum(1 for a, b in itertools.pairwise(versions) if a != b)
         assert flips <= 1 and (not versions or versions[-1] == changed.version), versions
     late = [e for t, e in sent if t > published_at[0] + SWITCH_S]
     assert late, "the stream ran past the switch bound"
