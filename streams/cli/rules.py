@@ -99,4 +99,6 @@ def run(args: argparse.Namespace) -> int:
         return rules_topic.publish(args.dir, args.label)
     if args.what == "rollback":
         return rules_topic.rollback(args.version, args.label)
+    if args.what == "experiment":
+        return rules_topic.experiment(args.name, args.json)
     return rules_topic.history(args.json)

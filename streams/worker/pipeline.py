@@ -29,6 +29,7 @@ from rules.arms import ActiveRules
 from rules.experiments import CHAMPION, CONTROL
 from streams.worker.codec import Record, dead_letter, decode_event
 from streams.worker.emit import Emitter
+from streams.worker.responses import NO_EXPERIMENT, join_tag
 from streams.worker.stats import WorkerStats
 from streams.worker.store import FIRST, REPEAT, RecordItem, Store, field
 
@@ -44,14 +45,14 @@ class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new
 class Pipeline:
     def __init__(
         self,
-        catalogue: Catalogue,
+        catalogue: Catalogue | ActiveRules,
         store: Store,
         emitter: Emitter,
         stats: WorkerStats,
         clock: Callable[[], float] = time.time,
     ) -> None:
         # Read once per batch: a new catalogue (streams.rules_topic) takes effect between two.
-        self.active = ActiveRules(catalogue)
+        self.active = catalogue if isinstance(catalogue, ActiveRules) else ActiveRules(catalogue)
         self.store = store
         self.emitter = emitter
         self.stats = stats
@@ -108,6 +109,10 @@ class Pipeline:
         replies = await self.store.ingest(groups, now_ms)
         writes: dict[int, list[RecordItem]] = {}
         cap = cat.history_max_entries
+        # Decisions with a (would-be) action, for the join of responses: join tag -> entries.
+        index: dict[str, list[list[str]]] = {}
+        exp_name = active.experiment.name if active.experiment is not None else NO_EXPERIMENT
+        prefix = self.store.prefix
         for p, items in pending.items():
             # A customer's history, what this batch adds to it (applied only if the customer
             # comes again in the batch: most do not, and applying re-parses entries) and the
@@ -151,9 +156,13 @@ class Pipeline:
                 stats.decided(decision.outcome, program, channel)
                 if arm != CHAMPION:  # the champion's are the rest (see metrics)
                     stats.armed(arm, action is not None)
+                if action is not None:
+                    did = decision.decision_id
+                    index.setdefault(join_tag(prefix, did), []).append(
+                        [did, exp_name, arm, action.program, action.id])
                 times.append(it.record.timestamp_ms)
             writes[p] = out
-        await self.store.record(writes, cat.history_retain_ms)
+        await self.store.record(writes, cat.history_retain_ms, index)
 
     def _emit_stored(self, ev: Event, body: bytes) -> None:
         stored = orjson.loads(body)

@@ -14,10 +14,16 @@ from rules.arms import ActiveRules
 from streams import kafka
 from streams.rules_topic.follower import RulesFollower
 from streams.settings import Settings
-from streams.worker import metrics
+from streams.worker import metrics, responses
 from streams.worker.codec import Record
 from streams.worker.emit import Emitter
 from streams.worker.pipeline import Pipeline
+from streams.worker.responses import (
+    NO_EXPERIMENT,
+    ResponseFollower,
+    report,
+    run_forever,
+)
 from streams.worker.stats import WorkerStats
 from streams.worker.store import Store
 
@@ -36,6 +42,8 @@ class Runtime:
         self.producer: AIOKafkaProducer | None = None
         self.store: Store | None = None
         self.pipelines: list[Pipeline] = []  # one per lane, each with its own record batches
+        self.partition_counts: dict[str, int] = {}
+        self.responses: ResponseFollower | None = None
 
     async def start(self) -> None:
         async with self._lock:
@@ -49,15 +57,15 @@ class Runtime:
             await self.producer.start()
             self.store = Store(self.settings.redis_url, self.settings.redis_prefix,
                                self.settings.dedupe_ttl_s)
-            counts = {t: len(await self.producer.partitions_for(t)) for t in topics}
+            counts = self.partition_counts = {
+                t: len(await self.producer.partitions_for(t)) for t in topics}
             self.pipelines = [
-                Pipeline(self.catalogue, self.store,
+                Pipeline(active, self.store,
                          Emitter(self.producer, self.settings.topics, counts), self.stats)
                 for _ in range(self.settings.lanes)
             ]
-            for p in self.pipelines:
-                p.active = active
             self.follower.on_change(self._switch)
+            self._switch(self.follower.active or active)  # in case one came meanwhile
             self._started = True
             log.info("arbiter runtime started: rules %s, redis prefix %s",
                      self.catalogue.version, self.settings.redis_prefix)
@@ -83,6 +91,15 @@ class Runtime:
             await self.start()
         return await self.pipelines[lane].submit(records)
 
+    async def join_responses(self) -> None:
+        """Join the responses topic to the decisions until cancelled (streams.worker.responses)."""
+        await self.start()
+        assert self.producer is not None and self.store is not None
+        self.responses = ResponseFollower(
+            self.settings, self.store,
+            Emitter(self.producer, self.settings.topics, self.partition_counts))
+        await run_forever(self.responses)
+
     async def publish_metrics(self) -> dict[str, object] | None:
         if not self._started or self.producer is None or self.store is None:
             return None
@@ -91,6 +108,11 @@ class Runtime:
         snap = self.stats.take()
         record = metrics.build(snap, self.catalogue, counts, self.settings.worker_name, now_ms)
         record["rules"] = metrics.rules_entry(self.follower)
+        if self.responses is not None:
+            record["responses"] = self.responses.stats.to_dict()
+        active = self.follower.active
+        name = active.experiment.name if active and active.experiment else NO_EXPERIMENT
+        record["experiment"] = report(name, await responses.counts(self.store, name))
         # Its own send, not the emitter's batches, which belong to the batch in flight.
         await self.producer.send_and_wait(self.settings.topics.metrics, orjson.dumps(record),
                                           key=self.settings.worker_name.encode())

@@ -61,10 +61,12 @@ async def send(settings: Settings, events: list[dict], topic: str | None = None)
         await producer.stop()
 
 
-async def drained(settings: Settings, topics: list[str], timeout: float = 90.0) -> Seen:
-    """Once the group has committed the events topic's end, every record of `topics`, read
-    to their end offsets."""
-    events = [TopicPartition(settings.topics.events, p) for p in range(settings.partitions)]
+async def drained(settings: Settings, topics: list[str], timeout: float = 90.0,
+                  source: str | None = None, group: str | None = None) -> Seen:
+    """Once the group has committed the end of `source` (default: the events topic), every
+    record of `topics`, read to their end offsets."""
+    events = [TopicPartition(source or settings.topics.events, p)
+              for p in range(settings.partitions)]
     admin = kafka.admin(settings)
     consumer = kafka.consumer(settings, group_id=None)
     await admin.start()
@@ -73,7 +75,8 @@ async def drained(settings: Settings, topics: list[str], timeout: float = 90.0) 
         ends = await consumer.end_offsets(events)
         deadline = time.monotonic() + timeout
         while True:
-            done = await admin.list_consumer_group_offsets(settings.group, partitions=events)
+            done = await admin.list_consumer_group_offsets(group or settings.group,
+                                                           partitions=events)
             if all(ends[tp] == 0 or (tp in done and done[tp].offset >= ends[tp])
                    for tp in events):
                 break
