@@ -18,7 +18,7 @@ from rules.history import (
     history_update,
     stored_write,
 )
-from rules.load.files import load_catalogue
+from rules.load.files import load_catalogue, load_catalogue_files
 from rules.model import Action, MoT, Policy, Program
 from rules.vocab import CHANNELS, INTERACTION_CHANNELS, OUTCOMES, PRODUCT_LINES
 
@@ -51,6 +51,7 @@ __all__ = [
     "incremental_risk",
     "incremental_value",
     "load_catalogue",
+    "load_catalogue_files",
     "parse_event",
     "stored_write",
 ]

@@ -22,17 +22,17 @@ _MEMO_MAX = 50_000
 
 
 def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: History,
-              now_ms: int) -> Decision:
+              now_ms: int, arm: str = "champion") -> Decision:
     mots = tuple(mots)
     version = catalogue.version
     if not mots:
-        return Decision(event, mots, "no_mot", None, (), version, now_ms)
+        return Decision(event, mots, "no_mot", None, (), version, now_ms, arm)
     index = catalogue.index
     cs = index.candidates(event.product_line, mots)
     screen = _screen(index, cs, event)
     template, eligible = screen.template, screen.eligible
     if not eligible:
-        return Decision(event, mots, "no_candidate", None, template, version, now_ms)  # type: ignore[arg-type]
+        return Decision(event, mots, "no_candidate", None, template, version, now_ms, arm)  # type: ignore[arg-type]
     specs, channel = cs.specs, event.channel
     risky = index.risk_mots
     own = [PastRisk(event.ts_ms, m) for m in mots if m in risky]
@@ -60,7 +60,7 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
         if s.nbo and pick is None:
             pick = s
     if winner is None:
-        return Decision(event, mots, "suppressed", None, tuple(out), version, now_ms)  # type: ignore
+        return Decision(event, mots, "suppressed", None, tuple(out), version, now_ms, arm)  # type: ignore
     if out is None:  # nobody held back: the lines depend on the screen alone
         lines = screen.ranked
         if lines is None:
@@ -68,7 +68,7 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
     else:
         lines = _ranked(index, out, specs, eligible, winner, pick)
     chosen = winner.chosen[channel] if winner.inbound else winner.chosen  # type: ignore
-    return Decision(event, mots, "action", chosen, lines, version, now_ms)  # type: ignore
+    return Decision(event, mots, "action", chosen, lines, version, now_ms, arm)  # type: ignore
 
 
 def _screen(index: Index, cs: CandidateSet, event: Event) -> Screen:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rules.economics import Economics
+from rules.experiments import Experiment
 from rules.lookup import Index
 from rules.model import Action, EventType, MoT, Policy, Program
 from rules.vocab import PRODUCT_LINES
@@ -25,6 +26,7 @@ class Catalogue:
     history_retain_ms: int  # the longest policy window: older history changes nothing
     history_max_entries: int
     index: Index = field(repr=False, compare=False)
+    experiment: Experiment | None = None  # experiments.yaml's running experiment
 
     def economics(self, mot_id: str, product_line: str) -> Economics:
         mot = self.mots.get(mot_id)

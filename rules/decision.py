@@ -85,6 +85,7 @@ class Decision(NamedTuple):
     candidates: tuple[Candidate, ...]
     rules_version: str
     decided_ms: int
+    arm: str = "champion"  # rules.experiments: the arm that decided
 
     @property
     def decision_id(self) -> str:
@@ -120,6 +121,7 @@ class Decision(NamedTuple):
             "action": action,
             "candidates": candidates,
             "rules_version": self.rules_version,
+            "arm": self.arm,
         }
 
 

@@ -67,6 +67,30 @@ async def ensure_topics(settings: Settings, names: Iterable[str], partitions: in
         await client.close()
 
 
+async def ensure_compacted(settings: Settings, name: str) -> None:
+    """Create `name` with one partition and cleanup.policy=compact when it does not exist.
+
+    One partition: its records have one order, so "the newest" is the same for every reader.
+    An existing topic is left as it is.
+    """
+    client = admin(settings)
+    await client.start()
+    try:
+        if name in set(await client.list_topics()):
+            return
+        with contextlib.suppress(TopicAlreadyExistsError):  # another process was first
+            await client.create_topics([NewTopic(
+                name=name, num_partitions=1, replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"})])
+        for _ in range(100):
+            if await _led(client, [name], 1):
+                return
+            await asyncio.sleep(0.1)
+        raise TopicError(f"topic {name} got no partition leader on {settings.kafka}")
+    finally:
+        await client.close()
+
+
 def all_topics(settings: Settings) -> list[str]:
     """Every topic the worker reads or writes: the events topic, then `output_topics`."""
     return [settings.topics.events, *output_topics(settings)]

@@ -68,6 +68,8 @@ class Topics:
     metrics: str = "nba.metrics"
     deadletter: str = "nba.deadletter"
     actions_prefix: str = "nba.actions."
+    rules: str = "nba.rules"  # published catalogues, compacted (streams.rules_topic)
+    responses: str = "nba.responses"  # what customers did with the actions
 
     def action(self, channel: str) -> str:
         return f"{self.actions_prefix}{channel}"
@@ -169,6 +171,8 @@ class Settings:
                 metrics=env.get("ARBITER_TOPIC_METRICS") or defaults.metrics,
                 deadletter=env.get("ARBITER_TOPIC_DEADLETTER") or defaults.deadletter,
                 actions_prefix=env.get("ARBITER_TOPIC_ACTIONS_PREFIX") or defaults.actions_prefix,
+                rules=env.get("ARBITER_TOPIC_RULES") or defaults.rules,
+                responses=env.get("ARBITER_TOPIC_RESPONSES") or defaults.responses,
             ),
             security=KafkaSecurity(
                 protocol=protocol,
@@ -212,6 +216,8 @@ class Settings:
             "ARBITER_TOPIC_METRICS": self.topics.metrics,
             "ARBITER_TOPIC_DEADLETTER": self.topics.deadletter,
             "ARBITER_TOPIC_ACTIONS_PREFIX": self.topics.actions_prefix,
+            "ARBITER_TOPIC_RULES": self.topics.rules,
+            "ARBITER_TOPIC_RESPONSES": self.topics.responses,
             "ARBITER_KAFKA_SECURITY_PROTOCOL": sec.protocol,
         }
         optional = {
@@ -236,7 +242,8 @@ class Settings:
         return self.with_(
             topics=Topics(events=events or f"{u}.events", decisions=f"{u}.decisions",
                           metrics=f"{u}.metrics", deadletter=f"{u}.deadletter",
-                          actions_prefix=f"{u}.actions."),
+                          actions_prefix=f"{u}.actions.", rules=f"{u}.rules",
+                          responses=f"{u}.responses"),
             group=f"g{u}",
             redis_prefix=f"r{u}",
         )

@@ -145,6 +145,8 @@ def settings(stack: StackEndpoints, request: pytest.FixtureRequest) -> Settings:
             metrics=f"t{uid}.metrics",
             deadletter=f"t{uid}.deadletter",
             actions_prefix=f"t{uid}.actions.",
+            rules=f"t{uid}.rules",
+            responses=f"t{uid}.responses",
         ),
         "group": f"g{uid}",
     }

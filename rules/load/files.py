@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
@@ -11,6 +12,7 @@ from rules.errors import CatalogueError
 from rules.load.actions import parse_actions
 from rules.load.checks import check_coverage, check_reachable, interaction_mots, mot_attrs
 from rules.load.events import parse_events
+from rules.load.experiments import parse_experiments
 from rules.load.mots import Settings, parse_mots, parse_settings
 from rules.load.policies import parse_policies
 from rules.load.programs import parse_programs
@@ -21,6 +23,7 @@ from rules.vocab import NBA, NBO
 BUNDLED = Path(__file__).resolve().parent.parent / "catalogue"
 FILES = ("settings.yaml", "mots.yaml", "events.yaml", "programs.yaml", "actions.yaml",
          "policies.yaml")
+OPTIONAL = ("experiments.yaml",)
 _DAY_MS = 86_400_000
 
 
@@ -33,7 +36,50 @@ def load_catalogue(directory: str | Path | None = None) -> Catalogue:
     if not root.is_dir():
         raise CatalogueError([f"{root}: $: catalogue directory not found"])
     problems = Problems()
-    raw, docs = _read(root, problems)
+    return _build(_read(root, problems), problems)
+
+
+def load_catalogue_files(files: Mapping[str, str | bytes]) -> Catalogue:
+    """The same validation over file name -> content held in memory (a published record).
+
+    The same files give the same catalogue and `version` as `load_catalogue` of a directory
+    holding them. Raises CatalogueError listing every problem as `file: path: message`.
+    """
+    problems = Problems()
+    raw: dict[str, bytes] = {}
+    for name, content in files.items():
+        if name not in FILES and name not in OPTIONAL:
+            problems.add(str(name), "$", "not a catalogue file (expected "
+                         f"{', '.join(FILES + OPTIONAL)})")
+        elif not isinstance(content, str | bytes):
+            problems.add(name, "$", f"must be the file's text, not {type(content).__name__}")
+        else:
+            raw[name] = content.encode() if isinstance(content, str) else content
+    for name in FILES:
+        if name not in files:
+            problems.add(name, "$", "file not found")
+    return _build(raw, problems)
+
+
+def read_files(directory: str | Path | None = None) -> dict[str, str]:
+    """A catalogue directory's files as text (what a published record carries); the files
+    that are not there or not UTF-8 are left out, for the loader to report."""
+    root = BUNDLED if directory is None else Path(directory)
+    out: dict[str, str] = {}
+    for name in FILES + OPTIONAL:
+        try:
+            out[name] = (root / name).read_bytes().decode()
+        except (OSError, UnicodeDecodeError):
+            continue
+    return out
+
+
+def _build(raw: dict[str, bytes], problems: Problems) -> Catalogue:
+    docs: dict[str, object] = {}
+    for name, data in raw.items():
+        doc = parse_yaml(name, data, problems)
+        if doc is not None or not data.strip():
+            docs[name] = doc  # an empty file is read as empty, and reported as such
 
     def at(name: str) -> Loc:
         return Loc(name, "", problems)
@@ -68,34 +114,33 @@ def load_catalogue(directory: str | Path | None = None) -> Catalogue:
                             ("programs.yaml", programs, "program")):
         if got == {} and not problems.items:
             problems.add(name, "$", f"defines no {what}")
+    experiment = parse_experiments(at("experiments.yaml"), docs["experiments.yaml"]) if (
+        "experiments.yaml" in docs) else None
     if problems.items:
         raise CatalogueError(problems.items)
     assert settings and mots and events and programs  # else a problem was reported
     assert actions is not None and policies is not None
+    # Optional files count only when present: adding none leaves a catalogue's version as it was.
     version = hashlib.sha256(b"".join(
-        name.encode() + b"\0" + raw[name] + b"\0" for name in FILES)).hexdigest()[:12]
+        name.encode() + b"\0" + raw[name] + b"\0" for name in (*FILES, *OPTIONAL)
+        if name in raw)).hexdigest()[:12]
     index = Index(mots, programs, actions, policies, events)
     retain = max((p.window_ms for p in policies.values()), default=_DAY_MS)
     return Catalogue(version, MappingProxyType(mots), MappingProxyType(programs),
                      MappingProxyType(actions), MappingProxyType(policies),
                      MappingProxyType(events), settings.bill_shock_ratio, retain,
-                     settings.history_max_entries, index)
+                     settings.history_max_entries, index, experiment)
 
 
-def _read(root: Path, problems: Problems) -> tuple[dict[str, bytes], dict[str, object]]:
-    """Each file's bytes (for the version hash) and its YAML document, when readable."""
+def _read(root: Path, problems: Problems) -> dict[str, bytes]:
+    """Each file's bytes (the optional ones when present)."""
     raw: dict[str, bytes] = {}
-    docs: dict[str, object] = {}
-    for name in FILES:
+    for name in FILES + OPTIONAL:
         try:
             raw[name] = (root / name).read_bytes()
         except FileNotFoundError:
-            problems.add(name, "$", "file not found")
-            continue
+            if name in FILES:
+                problems.add(name, "$", "file not found")
         except OSError as exc:
             problems.add(name, "$", f"cannot read: {exc.strerror}")
-            continue
-        doc = parse_yaml(name, raw[name], problems)
-        if doc is not None or not raw[name].strip():
-            docs[name] = doc  # an empty file is read as empty, and reported as such
-    return raw, docs
+    return raw

@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "the main job end to end on the local stack"),
     "send": ("send", "publish events: synthetic, or JSON lines from a file or stdin"),
     "tail": ("tail", "follow actions, decisions, metrics or dead letters"),
-    "rules": ("rules", "the catalogue: check, show"),
+    "rules": ("rules", "the catalogue: check, show, publish, history, rollback, experiment"),
     "bench": ("bench", "throughput and latency benchmark (--core, --stages: without I/O)"),
     "dashboard": ("dashboard", "the operator's live page, /metrics for Prometheus, /healthz"),
     "explain": ("explain", "a decision explained (--customer ID: a customer's latest)"),

@@ -83,9 +83,22 @@ def configure(p: argparse.ArgumentParser) -> None:
     check.add_argument("dir", nargs="?", default=None)
     show = sub.add_parser("show", help="print the loaded catalogue")
     show.add_argument("--json", action="store_true")
+    from streams.cli import rules_topic
+
+    rules_topic.configure(sub)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.what == "check":
         return rules_check(args.dir)
-    return rules_show(args.json)
+    if args.what == "show":
+        return rules_show(args.json)
+    from streams.cli import rules_topic
+
+    if args.what == "publish":
+        return rules_topic.publish(args.dir, args.label)
+    if args.what == "rollback":
+        return rules_topic.rollback(args.version, args.label)
+    if args.what == "experiment":
+        return rules_topic.experiment(args.name, args.json)
+    return rules_topic.history(args.json)

@@ -226,6 +226,11 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="share of invalid synthetic records (0-1)")
     p.add_argument("--topic", default=None, help="topic to write (default: the events topic)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--responses", action="store_true",
+                   help="instead: one synthetic response per decision with an action on the "
+                   "decisions topic, to the responses topic")
+    p.add_argument("--accept", type=share, default=0.3, help="with --responses: acceptance rate")
+    p.add_argument("--convert", type=share, default=0.1, help="with --responses: conversion rate")
 
 
 def stop_on_interrupt() -> asyncio.Event:
@@ -272,6 +277,13 @@ async def _send(settings: Settings, source: Source, args: argparse.Namespace,
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    if args.responses:
+        from streams.cli import send_responses
+
+        try:
+            return send_responses.run(settings, args)
+        except (KafkaError, OSError) as exc:
+            raise SendError(str(exc)) from exc
     if args.topic:
         settings = settings.with_(topics=_with_events(settings, args.topic))
     try:

@@ -35,6 +35,12 @@ async def decide() -> None:
     await consume(runtime)
 
 
+@app.task
+async def join_responses() -> None:
+    """Responses joined to their decisions (see streams.worker.responses)."""
+    await runtime.join_responses()
+
+
 @app.timer(interval=settings.metrics_interval)
 async def publish_metrics() -> None:
     await runtime.publish_metrics()

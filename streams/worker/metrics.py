@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from rules import OUTCOMES, Catalogue, incremental_risk, incremental_value
+from rules.arms import ActiveRules
 from rules.decision import rfc3339_ms
+from rules.experiments import CHALLENGER, CHAMPION, CONTROL
 from streams.worker.stats import WorkerStats, percentiles
 
 WINDOWS = ("5m", "1h", "24h", "30d")
@@ -56,4 +59,41 @@ def build(stats: WorkerStats, catalogue: Catalogue, counts: dict[str, list[int]]
         "programs": dict(stats.programs),
         "channels": dict(stats.channels),
         "mots": mot_entries(catalogue, counts),
+        "arms": arm_entries(stats),
+    }
+
+
+def arm_entries(stats: WorkerStats) -> dict[str, dict[str, int]]:
+    """Decisions and actions per arm (control: would-be actions, none sent). Only the other
+    arms are counted per decision; the champion's are what remains of the outcomes."""
+    total = sum(stats.outcomes.values())
+    actions = stats.outcomes.get("action", 0)
+    out = {CHAMPION: {"decisions": total - sum(stats.arms.values()),
+                      "actions": actions - sum(stats.arm_actions.values())}}
+    for arm in (CHALLENGER, CONTROL):
+        if stats.arms.get(arm):
+            out[arm] = {"decisions": stats.arms[arm], "actions": stats.arm_actions.get(arm, 0)}
+    return out
+
+
+class _Following(Protocol):
+    active: ActiveRules | None
+    source: str
+    rejected: int
+    switches: int
+
+
+def rules_entry(follower: _Following) -> dict[str, object]:
+    """Which catalogue this worker runs (per arm), where it came from, and how many rules
+    records it could not use."""
+    active = follower.active
+    exp = active.experiment if active is not None else None
+    return {
+        "versions": active.versions if active is not None else {},
+        "experiment": None if exp is None else {
+            "name": exp.name, "challenger": exp.challenger,
+            "challenger_share": exp.challenger_share, "control_share": exp.control_share},
+        "source": follower.source,
+        "switches": follower.switches,
+        "rejected": follower.rejected,
     }

@@ -25,17 +25,22 @@ from rules import (
     history_update,
     stored_write,
 )
+from rules.arms import ActiveRules
+from rules.experiments import CHAMPION, CONTROL
 from streams.worker.codec import Record, dead_letter, decode_event
 from streams.worker.emit import Emitter, partition_for
+from streams.worker.responses import NO_EXPERIMENT, join_tag
 from streams.worker.stats import WorkerStats
 from streams.worker.store import FIRST, REPEAT, RecordItem, Store, field
 
 
 class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new__ is Python)
-    def __init__(self, record: Record, event: Event, mots: tuple[str, ...], slot: int) -> None:
+    def __init__(self, record: Record, event: Event, mots: tuple[str, ...], arm: str,
+                 slot: int) -> None:
         self.record = record
         self.event = event
         self.mots = mots
+        self.arm = arm
         self.slot = slot  # the customer's state slot
         self.body = b""  # its decision as emitted, once decided (or re-emitted)
 
@@ -43,13 +48,14 @@ class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new
 class Pipeline:
     def __init__(
         self,
-        catalogue: Catalogue,
+        catalogue: Catalogue | ActiveRules,
         store: Store,
         emitter: Emitter,
         stats: WorkerStats,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.catalogue = catalogue
+        # Read once per batch: a new catalogue (streams.rules_topic) takes effect between two.
+        self.active = catalogue if isinstance(catalogue, ActiveRules) else ActiveRules(catalogue)
         self.store = store
         self.emitter = emitter
         self.stats = stats
@@ -66,10 +72,12 @@ class Pipeline:
         after the future is done.
         """
         now_ms = int(self.clock() * 1000)
-        stats, emit, cat, store = self.stats, self.emitter, self.catalogue, self.store
+        stats, emit, active, store = self.stats, self.emitter, self.active, self.store
+        cat, exp = active.champion, active.experiment
         stats.events_in += len(records)
         times: list[int] = []  # event times of the batch's decisions, for their latencies
         pending: dict[int, list[_Pending]] = defaultdict(list)
+        arms: dict[str, str] = {}  # customer -> arm, hashed once per batch
         # An event_id met again in the same batch (a producer's retried send lands next to
         # the first copy) takes the first copy's decision: INGEST would find it seen but not
         # yet stored and decide it a second time.
@@ -97,11 +105,17 @@ class Pipeline:
                 copies.append((first, rec))
                 continue
             slot = store.slot(event.customer_id)
-            item = _Pending(rec, event, classify(cat, event), slot)
+            if exp is None:
+                item = _Pending(rec, event, classify(cat, event), CHAMPION, slot)
+            else:
+                arm = arms.get(event.customer_id)
+                if arm is None:
+                    arm = arms[event.customer_id] = exp.arm(event.customer_id)
+                item = _Pending(rec, event, classify(active.catalogue(arm), event), arm, slot)
             firsts[event.event_id] = item
             pending[store.group(slot)].append(item)
         if pending:
-            await self._decide(pending, now_ms, times)
+            await self._decide(active, pending, now_ms, times)
         for first, rec in copies:
             stats.duplicates += 1
             self._emit_stored(first.event, first.body)
@@ -109,9 +123,9 @@ class Pipeline:
         stats.emitted(self.clock() * 1000, times)
         return await emit.submit()
 
-    async def _decide(self, pending: dict[int, list[_Pending]], now_ms: int,
-                      times: list[int]) -> None:
-        cat, stats, emit = self.catalogue, self.stats, self.emitter
+    async def _decide(self, active: ActiveRules, pending: dict[int, list[_Pending]],
+                      now_ms: int, times: list[int]) -> None:
+        cat, stats, emit = active.champion, self.stats, self.emitter
         groups = {
             p: [
                 (
@@ -127,6 +141,10 @@ class Pipeline:
         replies = await self.store.ingest(groups, now_ms)
         writes: dict[int, list[RecordItem]] = {}
         cap = cat.history_max_entries
+        # Decisions with a (would-be) action, for the join of responses: join tag -> entries.
+        index: dict[str, list[list[str]]] = {}
+        exp_name = active.experiment.name if active.experiment is not None else NO_EXPERIMENT
+        prefix = self.store.prefix
         for p, items in pending.items():
             # A customer's history, what this batch adds to it (applied only if the customer
             # comes again in the batch: most do not, and applying re-parses entries) and the
@@ -147,8 +165,16 @@ class Pipeline:
                     lines = got.history.count(b"\n")
                 else:
                     history, lines = earlier[0].apply(earlier[1]), earlier[2]
-                decision = arbitrate(cat, ev, it.mots, history, now_ms)
-                update = history_update(cat, ev, it.mots, decision, now_ms)
+                arm = it.arm
+                if arm == CHAMPION:
+                    decision = arbitrate(cat, ev, it.mots, history, now_ms)
+                    update = history_update(cat, ev, it.mots, decision, now_ms)
+                else:
+                    by = active.catalogue(arm)
+                    decision = arbitrate(by, ev, it.mots, history, now_ms, arm)
+                    # Control: the would-be action is recorded, but no contact happened.
+                    update = history_update(by, ev, it.mots, decision._replace(action=None)
+                                            if arm == CONTROL else decision, now_ms)
                 mode, text, lines = stored_write(lines, history, update)
                 histories[ev.customer_id] = (history, update, lines)
                 body = it.body = decision.to_json()
@@ -156,18 +182,29 @@ class Pipeline:
                 if got.kind != FIRST:
                     stats.duplicates += 1  # a redelivery whose first attempt stored nothing
                 action = decision.action
-                channel = action.channel if action is not None else None
-                program = action.program if action is not None else None
+                sent = action is not None and arm != CONTROL
+                channel = action.channel if sent else None  # type: ignore[union-attr]
+                program = action.program if sent else None  # type: ignore[union-attr]
                 emit.decision(ev.customer_id, body, channel)
                 stats.decided(decision.outcome, program, channel)
+                if arm != CHAMPION:  # the champion's are the rest (see metrics)
+                    stats.armed(arm, action is not None)
+                if action is not None:
+                    did = decision.decision_id
+                    index.setdefault(join_tag(prefix, did), []).append(
+                        [did, exp_name, arm, action.program, action.id])
                 times.append(it.record.timestamp_ms)
             writes[p] = out
-        await self.store.record(writes, cat.history_retain_ms)
+        await self.store.record(writes, cat.history_retain_ms, index)
 
     def _emit_stored(self, ev: Event, body: bytes) -> None:
         stored = orjson.loads(body)
         action = stored.get("action") or None
-        channel = action.get("channel") if action else None
+        arm = stored.get("arm", CHAMPION)
+        # A control decision was never sent: its repeat is not either.
+        channel = action.get("channel") if action and arm != CONTROL else None
         self.emitter.decision(ev.customer_id, body, channel)
-        self.stats.decided(stored.get("outcome", "?"), action.get("program") if action else None,
-                           channel)
+        program = action.get("program") if action and channel else None
+        self.stats.decided(stored.get("outcome", "?"), program, channel)
+        if arm != CHAMPION:
+            self.stats.armed(arm, action is not None)

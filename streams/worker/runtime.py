@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -11,24 +12,34 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from rules import Catalogue, load_catalogue
+from rules.arms import ActiveRules
 from streams import kafka
+from streams.rules_topic.follower import RulesFollower
 from streams.settings import Settings
-from streams.worker import metrics
+from streams.worker import metrics, responses
 from streams.worker.codec import Record
 from streams.worker.emit import Emitter
 from streams.worker.pipeline import Pipeline
+from streams.worker.responses import (
+    NO_EXPERIMENT,
+    ResponseFollower,
+    report,
+    run_forever,
+)
 from streams.worker.stats import WorkerStats
 from streams.worker.store import Store
 
 log = logging.getLogger(__name__)
 STOP_S = 28.0  # the whole stop, signal to exit, stays under 30 s
 PRODUCER_STOP_S = 5.0
+FOLLOWER_STOP_S = 3.0  # the rules topic's reader
 
 
 class Runtime:
     def __init__(self, settings: Settings, catalogue: Catalogue | None = None) -> None:
         self.settings = settings
-        self.catalogue = catalogue or load_catalogue(settings.rules_dir)
+        # The local catalogue ($ARBITER_RULES or the bundled one) until the rules topic has one.
+        self.follower = RulesFollower(settings, catalogue or load_catalogue(settings.rules_dir))
         self.stats = WorkerStats()
         self._lock = asyncio.Lock()
         self._started = False
@@ -38,11 +49,14 @@ class Runtime:
         self.pipelines: list[Pipeline] = []  # one per lane, each with its own record batches
         self.consuming: asyncio.Task[None] | None = None  # the consuming loop, once running
         self.stopping = False
+        self.partition_counts: dict[str, int] = {}
+        self.responses: ResponseFollower | None = None
 
     async def start(self) -> None:
         async with self._lock:
             if self._started:
                 return
+            active = await self.follower.start()
             topics = kafka.all_topics(self.settings)
             await kafka.ensure_topics(self.settings, topics, self.settings.partitions)
             # The emitter builds whole batches itself: nothing is gained by lingering.
@@ -50,13 +64,16 @@ class Runtime:
             await self.producer.start()
             self.store = Store(self.settings)
             await self.store.open()
-            counts = {t: len(await self.producer.partitions_for(t)) for t in topics}
+            counts = self.partition_counts = {
+                t: len(await self.producer.partitions_for(t)) for t in topics}
             self.pipelines = [
-                Pipeline(self.catalogue, self.store,
+                Pipeline(active, self.store,
                          Emitter(self.producer, self.settings.topics, counts), self.stats)
                 for _ in range(self.settings.lanes)
             ]
             self._set_events_partitions(counts[self.settings.topics.events])
+            self.follower.on_change(self._switch)
+            self._switch(self.follower.active or active)  # in case one came meanwhile
             self._started = True
             log.info("arbiter runtime started: rules %s, redis prefix %s",
                      self.catalogue.version, self.settings.redis_prefix)
@@ -77,6 +94,17 @@ class Runtime:
             log.info("events topic %s has %d partitions now", self.settings.topics.events, n)
             self._set_events_partitions(n)
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """The champion catalogue in use."""
+        active = self.follower.active
+        return active.champion if active is not None else self.follower.fallback
+
+    def _switch(self, active: ActiveRules) -> None:
+        # Each lane reads its pipeline's `active` once per batch: the switch falls between two.
+        for p in self.pipelines:
+            p.active = active
+
     async def submit(self, records: list[Record], lane: int = 0) -> asyncio.Future[list[object]]:
         """Decide a batch (Redis written); the future completes when Kafka has its outputs.
 
@@ -87,6 +115,15 @@ class Runtime:
             await self.start()
         return await self.pipelines[lane].submit(records)
 
+    async def join_responses(self) -> None:
+        """Join the responses topic to the decisions until cancelled (streams.worker.responses)."""
+        await self.start()
+        assert self.producer is not None and self.store is not None
+        self.responses = ResponseFollower(
+            self.settings, self.store,
+            Emitter(self.producer, self.settings.topics, self.partition_counts))
+        await run_forever(self.responses)
+
     async def publish_metrics(self) -> dict[str, object] | None:
         if not self._started or self.stopping or self.producer is None or self.store is None:
             return None
@@ -94,6 +131,12 @@ class Runtime:
         counts = await self.store.counts(now_ms)
         snap = self.stats.take()
         record = metrics.build(snap, self.catalogue, counts, self.settings.worker_name, now_ms)
+        record["rules"] = metrics.rules_entry(self.follower)
+        if self.responses is not None:
+            record["responses"] = self.responses.stats.to_dict()
+        active = self.follower.active
+        name = active.experiment.name if active and active.experiment else NO_EXPERIMENT
+        record["experiment"] = report(name, await responses.counts(self.store, name))
         # Its own send, not the emitter's batches, which belong to the batch in flight.
         await self.producer.send_and_wait(self.settings.topics.metrics, orjson.dumps(record),
                                           key=self.settings.worker_name.encode())
@@ -107,7 +150,9 @@ class Runtime:
         task = self.consuming
         if task is not None and not task.done():
             task.cancel()  # its finally drains the lanes and leaves the group
-            await asyncio.wait({task}, timeout=STOP_S - PRODUCER_STOP_S - 1)
+            await asyncio.wait({task}, timeout=STOP_S - PRODUCER_STOP_S - FOLLOWER_STOP_S - 1)
+        with contextlib.suppress(TimeoutError):  # bounded: the broker may be away
+            await asyncio.wait_for(self.follower.stop(), FOLLOWER_STOP_S)
         if self.producer is not None:
             try:
                 await asyncio.wait_for(self.producer.stop(), PRODUCER_STOP_S)

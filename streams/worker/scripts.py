@@ -130,3 +130,47 @@ for f, s in pairs(sums) do
 end
 return out
 """
+
+# The join of responses to decisions (streams/worker/responses.py). Keys carry a join tag
+# derived from the decision_id (``{nba:j7}``), since a response names its decision, not the
+# partition its event came through.
+# INDEX remembers each decision with an action (control: its would-be action) for the dedupe
+# TTL and counts it once per experiment, arm, program and action.
+# ARGV: dedupe_ttl_s, then a JSON array of [decision_id, experiment, arm, program, action].
+INDEX = """
+local tag, ttl = KEYS[1], tonumber(ARGV[1])
+for _, d in ipairs(cjson.decode(ARGV[2])) do
+  local summary = cjson.encode(d)
+  if redis.call('SET', tag .. ':d:' .. d[1], summary, 'NX', 'EX', ttl) then
+    local x = tag .. ':x:' .. d[2]
+    redis.call('HINCRBY', x, 'decisions|' .. d[3] .. '|' .. d[4] .. '|' .. d[5], 1)
+    redis.call('EXPIRE', x, 7776000)
+  end
+end
+return 1
+"""
+
+# JOIN looks each response's decision up and counts the response once per decision and kind.
+# ARGV: dedupe_ttl_s, then a JSON array of [decision_id, response, value or false].
+# Reply per response: 0 unknown or expired decision, 2 a repeat, else the decision's summary.
+JOIN = """
+local tag, ttl = KEYS[1], tonumber(ARGV[1])
+local out = {}
+for i, r in ipairs(cjson.decode(ARGV[2])) do
+  local summary = redis.call('GET', tag .. ':d:' .. r[1])
+  if not summary then
+    out[i] = 0
+  elseif not redis.call('SET', tag .. ':r:' .. r[1] .. ':' .. r[2], '', 'NX', 'EX', ttl) then
+    out[i] = 2
+  else
+    local d = cjson.decode(summary)
+    local x = tag .. ':x:' .. d[2]
+    local f = d[3] .. '|' .. d[4] .. '|' .. d[5]
+    redis.call('HINCRBY', x, r[2] .. '|' .. f, 1)
+    if r[3] then redis.call('HINCRBYFLOAT', x, 'value|' .. f, r[3]) end
+    redis.call('EXPIRE', x, 7776000)
+    out[i] = summary
+  end
+end
+return out
+"""

@@ -20,6 +20,10 @@ class WorkerStats:
     outcomes: Counter[str] = field(default_factory=Counter)
     programs: Counter[str] = field(default_factory=Counter)
     channels: Counter[str] = field(default_factory=Counter)
+    # Decisions and actions (control: would-be) of the challenger and control arms; the
+    # champion's are the rest of `outcomes`.
+    arms: Counter[str] = field(default_factory=Counter)
+    arm_actions: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     seen: int = 0
     max_latency: float = 0.0
@@ -32,6 +36,11 @@ class WorkerStats:
             self.programs[program] += 1
         if channel is not None:
             self.channels[channel] += 1
+
+    def armed(self, arm: str, action: bool) -> None:
+        self.arms[arm] += 1
+        if action:
+            self.arm_actions[arm] += 1
 
     def emitted(self, now_ms: float, event_times: list[int]) -> None:
         """A batch's decisions leave now: one clock reading gives all their latencies."""
@@ -53,10 +62,12 @@ class WorkerStats:
                            duplicates=self.duplicates, forwarded=self.forwarded,
                            outcomes=self.outcomes,
                            programs=self.programs, channels=self.channels,
+                           arms=self.arms, arm_actions=self.arm_actions,
                            latencies=self.latencies, seen=self.seen,
                            max_latency=self.max_latency, started=self.started)
         self.events_in = self.deadletter = self.duplicates = self.forwarded = self.seen = 0
         self.outcomes, self.programs, self.channels = Counter(), Counter(), Counter()
+        self.arms, self.arm_actions = Counter(), Counter()
         self.latencies, self.max_latency, self.started = [], 0.0, time.monotonic()
         return snap
 

@@ -118,7 +118,7 @@ class Store:
 
     async def _load(self) -> None:
         # Loaded once; a pipeline of EVALSHA then needs no SCRIPT EXISTS round trip per batch.
-        for name in ("INGEST", "RECORD", "COUNTS"):
+        for name in ("INGEST", "RECORD", "COUNTS", "INDEX", "JOIN"):
             self._sha[name] = await self.redis.script_load(getattr(scripts, name))
 
     async def _run(self, calls: list[_Call], what: str) -> list:
@@ -203,13 +203,16 @@ class Store:
             ]
         return out
 
-    async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int) -> None:
-        """Store decisions and write contact history for every group in one round trip."""
+    async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
+                     index: dict[str, list[list[str]]] | None = None) -> None:
+        """Store decisions and write contact history for every group in one round trip;
+        `index` (join tag -> INDEX entries, streams.worker.responses) rides along."""
         parts = [p for p in groups if groups[p]]
-        if not parts:
+        calls: list[_Call] = [("INDEX", tag, [self.dedupe_ttl_s, orjson.dumps(entries)])
+                              for tag, entries in (index or {}).items()]
+        if not parts and not calls:
             return
 
-        calls: list[_Call] = []
         for p in parts:
             items = groups[p]
             meta = orjson.dumps([(it.event_id, it.customer_id, it.history_mode, it.history_text,

@@ -91,7 +91,7 @@ def test_decision_json_has_exactly_the_contract_fields(cat) -> None:  # type: ig
         "outcome": "action",
         "action": {"id": "lc_stage_next_step", "program": "lifecycle", "channel": "digital",
                    "description": d.action.description, "mot": "digital_visit"},
-        "candidates": out["candidates"], "rules_version": cat.version,
+        "candidates": out["candidates"], "rules_version": cat.version, "arm": "champion",
     }
     assert d.decision_id == out["decision_id"]
     later = arbitrate(cat, e, classify(cat, e), History.empty(), T0 + 99_999)

@@ -30,7 +30,7 @@ FRESH = load_catalogue()  # its memos are cleared before each use: decided from 
 NOW = 1_700_000_000_000
 DECISION_FIELDS = {"decision_id", "event_id", "customer_id", "product_line", "event_type",
                    "event_ts", "decided_ts", "mots", "outcome", "action", "candidates",
-                   "rules_version"}
+                   "rules_version", "arm"}
 FIELDS = ("event", "event_id", "customer_id", "type", "product_line", "ts", "channel",
           "segments", "attrs")
 ATTR_NAMES = sorted({a for et in CAT.event_types.values() for a in et.attrs})
