@@ -1,10 +1,13 @@
 """One decision per event: gather candidate actions, filter, apply policies, rank in two levels.
 
-Ranking is by program priority, then score (see lookup.score), then action id, so a decision
-never depends on anything but its inputs. NBO first picks the best commercial offer among the
-commercial programs at the MoTs of its table; NBA then picks among that offer, the commercial
-actions at MoTs outside NBO's table, and the experience programs. Both levels use the same
-order, so the winner is the best candidate no policy holds back; the levels show in the reasons.
+Two levels. NBO first picks one commercial offer among the commercial programs at the MoTs of
+its table: with the catalogue's `nbo.rank_by: value` (the default) the free offer of highest
+expected value (the score, see lookup.score: the action's weight x the MoT's value x
+probability of a positive decision), then priority, then id; with `priority` the free offer
+of highest program priority, then score, then id. NBA then picks, by program priority, then
+score, then action id, among NBO's pick, the commercial actions at MoTs outside NBO's table
+and the experience programs. A decision never depends on anything but its inputs; the levels
+show in the reasons ("lost to upsell_cross_sell at NBO (NBO: expected value 12.4 > 9.0)").
 """
 
 from __future__ import annotations
@@ -39,26 +42,47 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
     checker = Checker(history, now_ms, own) if own or history.entries else None
     out: list[Candidate | None] | None = None  # a copy of the template once anyone is held back
     winner = pick = None  # the final choice, and NBO's pick of the commercial offers
-    for i in eligible:  # type: ignore[attr-defined]
-        s = specs[i]
-        if winner is not None and (pick is not None or not s.nbo):
-            if pick is not None:
+    if catalogue.nbo_rank_by == "value":
+        # NBO's pick: the first free offer in expected-value order; NBA's: the first free
+        # non-NBO candidate by priority; the better of the two by priority wins.
+        for i in screen[3]:  # type: ignore[attr-defined]
+            s = specs[i]
+            reason = None if checker is None else _held(checker, s, channel)
+            if reason is None:
+                winner = s
                 break
-            continue  # past the winner, only NBO's own pick is still worth finding
-        if checker is not None:
-            if s.inbound:
-                reason = checker.blocked(s.policies[channel], s.program, channel)  # type: ignore
-            else:
-                reason = checker.blocked(s.policies, s.program, s.action.channel)  # type: ignore
-            if reason is not None:
-                if out is None:
-                    out = list(template)  # type: ignore[call-overload]
-                out[i] = s.line("suppressed", reason)
-                continue
-        if winner is None:
-            winner = s
-        if s.nbo and pick is None:
-            pick = s
+            if out is None:
+                out = list(template)  # type: ignore[call-overload]
+            out[i] = s.line("suppressed", reason)
+        for i in screen[4]:  # type: ignore[attr-defined]
+            s = specs[i]
+            reason = None if checker is None else _held(checker, s, channel)
+            if reason is None:
+                pick = s
+                break
+            if out is None:
+                out = list(template)  # type: ignore[call-overload]
+            out[i] = s.line("suppressed", reason)
+        if pick is not None and (winner is None or pick.sort_key < winner.sort_key):
+            winner = pick
+    else:
+        for i in eligible:  # type: ignore[attr-defined]
+            s = specs[i]
+            if winner is not None and (pick is not None or not s.nbo):
+                if pick is not None:
+                    break
+                continue  # past the winner, only NBO's own pick is still worth finding
+            if checker is not None:
+                reason = _held(checker, s, channel)
+                if reason is not None:
+                    if out is None:
+                        out = list(template)  # type: ignore[call-overload]
+                    out[i] = s.line("suppressed", reason)
+                    continue
+            if winner is None:
+                winner = s
+            if s.nbo and pick is None:
+                pick = s
     if winner is None:
         return Decision(event, mots, "suppressed", None, tuple(out), version, now_ms)  # type: ignore
     if out is None:  # nobody held back: the lines depend on the screen alone
@@ -71,9 +95,18 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
     return Decision(event, mots, "action", chosen, lines, version, now_ms)  # type: ignore
 
 
+def _held(checker: Checker, s: Spec, channel: str | None) -> str | None:
+    """The policy holding this candidate back, as a reason; None when it is free."""
+    if s.inbound:
+        return checker.blocked(s.policies[channel], s.program, channel)  # type: ignore
+    return checker.blocked(s.policies, s.program, s.action.channel)  # type: ignore
+
+
 def _screen(index: Index, cs: CandidateSet, event: Event) -> list[object]:
     """[candidate lines with only the ineligible ones filled, eligible positions, ranked lines
-    when nobody is held back (filled later)], memoized on what eligibility reads."""
+    when nobody is held back (filled later), the eligible positions outside NBO (priority
+    order), NBO's eligible positions in expected-value order], memoized on what eligibility
+    reads."""
     segs, attrs, channel = event.segments, event.attrs, event.channel
     memo = index.screens
     try:
@@ -100,7 +133,10 @@ def _screen(index: Index, cs: CandidateSet, event: Event) -> list[object]:
                     break
             else:
                 eligible.append(i)
-    got = [tuple(out), tuple(eligible), None]
+    specs = cs.specs
+    by_value = sorted((i for i in eligible if specs[i].nbo), key=lambda i: specs[i].value_key)
+    got = [tuple(out), tuple(eligible), None, tuple(i for i in eligible if not specs[i].nbo),
+           tuple(by_value)]
     if key is not None and len(memo) < _MEMO_MAX:
         memo[key] = got
     return got
@@ -123,13 +159,19 @@ def _ranked(index: Index, out: list[Candidate | None], specs: tuple[Spec, ...],
 
 
 def _rank(s: Spec, winner: Spec, pick: Spec | None) -> tuple[str, str]:
+    by_value = s.by_value
     if s is winner:
-        via = "NBO's pick of the commercial offers, then " if s is pick else ""
+        if s is pick:
+            via = (f"NBO's pick of the commercial offers (expected value {s.score}), then "
+                   if by_value else "NBO's pick of the commercial offers, then ")
+        else:
+            via = ""
         return "won", f"won: {via}first at NBA (priority {s.priority}, score {s.score})"
     if s is pick:
         return "lost", f"NBO's pick, lost to {_name(winner, s)} at NBA ({_why(winner, s)})"
     if s.nbo and pick is not None:
-        return "lost", f"lost to {_name(pick, s)} at NBO ({_why(pick, s)})"
+        why = _why_value(pick, s) if by_value else _why(pick, s)
+        return "lost", f"lost to {_name(pick, s)} at NBO ({why})"
     return "lost", f"lost to {_name(winner, s)} ({_why(winner, s)})"
 
 
@@ -143,3 +185,11 @@ def _why(w: Spec, s: Spec) -> str:
     if w.score != s.score:
         return f"same priority {s.priority}, score {w.score} > {s.score}"
     return f"same priority and score, {w.action.id} comes first by id"
+
+
+def _why_value(w: Spec, s: Spec) -> str:
+    if w.score != s.score:
+        return f"NBO: expected value {w.score} > {s.score}"
+    if w.priority != s.priority:
+        return f"NBO: same expected value {s.score}, priority {w.priority} > {s.priority}"
+    return f"NBO: same expected value and priority, {w.action.id} comes first by id"

@@ -21,6 +21,9 @@ INTERACTION_CHANNELS = ("store", "call_center", "telesales", "digital")
 EVENT_CHANNEL = "event"
 PROGRAM_KINDS = ("commercial", "experience", "umbrella")
 NBO, NBA = "nbo", "nba"
+# How NBO picks among the eligible commercial offers: the highest expected value (the action's
+# weight x the MoT's value x probability of a positive decision), or the highest priority.
+NBO_RANKINGS = ("value", "priority")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ class Catalogue:
     history_retain_ms: int  # the longest policy window: older history changes nothing
     history_max_entries: int
     index: Index = field(repr=False, compare=False)
+    nbo_rank_by: str = "value"  # one of NBO_RANKINGS
 
     def economics(self, mot_id: str, product_line: str) -> Economics:
         mot = self.mots.get(mot_id)

@@ -15,6 +15,8 @@ commands:
   tail KIND              follow actions|decisions|metrics|deadletter
   rules check [DIR]      validate a catalogue
   rules show [--json]    print the loaded catalogue
+  simulate [FILE|--synthetic N]  replay events without servers, event time as the clock
+                         (--against DIR2: compare two catalogues)
   bench [--json]         throughput and latency benchmark (--core: the pure core only;
                          --stages: the pipeline's steps without I/O)
 """
@@ -78,6 +80,7 @@ COMMANDS = {
     "tail": _delegate("tail"),
     "rules": _rules,
     "bench": _bench,
+    "simulate": _delegate("simulate.cli"),
 }
 
 

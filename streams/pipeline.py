@@ -15,6 +15,7 @@ import orjson
 
 from rules import (
     Catalogue,
+    Decision,
     Event,
     History,
     HistoryUpdate,
@@ -26,9 +27,9 @@ from rules import (
     stored_write,
 )
 from streams.codec import Record, dead_letter, decode_event
-from streams.emit import Emitter
+from streams.emit import Outputs
 from streams.stats import WorkerStats
-from streams.store import FIRST, REPEAT, RecordItem, Store, field
+from streams.store import FIRST, REPEAT, RecordItem, StateStore, field
 
 
 class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new__ is Python)
@@ -42,16 +43,23 @@ class Pipeline:
     def __init__(
         self,
         catalogue: Catalogue,
-        store: Store,
-        emitter: Emitter,
+        store: StateStore,
+        emitter: Outputs,
         stats: WorkerStats,
         clock: Callable[[], float] = time.time,
+        event_time: bool = False,
+        observe: Callable[[Event, Decision], None] | None = None,
     ) -> None:
+        """`event_time`: decide each event at its own ts (the simulation's clock) instead of
+        the batch's `clock()`; `observe` sees every decision made (not the stored ones a
+        repeat re-emits), for the simulation's tallies."""
         self.catalogue = catalogue
         self.store = store
         self.emitter = emitter
         self.stats = stats
         self.clock = clock
+        self.event_time = event_time
+        self.observe = observe
 
     async def submit(self, records: Sequence[Record]) -> asyncio.Future[list[object]]:
         """Decide a batch; returns once Redis holds its state, with the future of its outputs.
@@ -94,6 +102,7 @@ class Pipeline:
         replies = await self.store.ingest(groups, now_ms)
         writes: dict[int, list[RecordItem]] = {}
         cap = cat.history_max_entries
+        event_time, observe = self.event_time, self.observe
         for p, items in pending.items():
             # A customer's history, what this batch adds to it (applied only if the customer
             # comes again in the batch: most do not, and applying re-parses entries) and the
@@ -113,8 +122,9 @@ class Pipeline:
                     lines = got.history.count(b"\n")
                 else:
                     history, lines = earlier[0].apply(earlier[1]), earlier[2]
-                decision = arbitrate(cat, ev, it.mots, history, now_ms)
-                update = history_update(cat, ev, it.mots, decision, now_ms)
+                at = ev.ts_ms if event_time else now_ms
+                decision = arbitrate(cat, ev, it.mots, history, at)
+                update = history_update(cat, ev, it.mots, decision, at)
                 mode, text, lines = stored_write(lines, history, update)
                 histories[ev.customer_id] = (history, update, lines)
                 body = decision.to_json()
@@ -125,6 +135,8 @@ class Pipeline:
                 channel = action.channel if action is not None else None
                 program = action.program if action is not None else None
                 emit.decision(ev.customer_id, body, channel)
+                if observe is not None:
+                    observe(ev, decision)
                 stats.decided(decision.outcome, program, channel)
                 times.append(it.record.timestamp_ms)
             writes[p] = out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
@@ -60,7 +60,33 @@ def field(mot: str, product_line: str) -> str:
     return f"{mot}|{product_line}"
 
 
+class StateStore(Protocol):
+    """What the pipeline keeps between events: the Redis Store (the worker) or the memory
+    one (streams/simulate/memory.py, the simulation), with the same semantics.
+
+    `ingest`: per partition, in order, each event's (event_id, customer_id, counter fields)
+    -> an Ingested each: FIRST (event_id new: its fields counted in the minute, hour and day
+    buckets of `now_ms`, epoch ms), REPEAT (seen and its decision stored: that decision) or
+    RETRY (seen, no decision stored yet: counted nothing). `record`: stores each decision
+    under its event_id for the dedupe TTL and writes the customer's contact history (KEEP,
+    APPEND or REWRITE), kept `retain_ms` after its last write. `counts`: per "mot|line" the
+    counts over 5m, 1h, 24h and 30d ending at `now_ms`.
+    """
+
+    async def ingest(
+        self, groups: dict[int, list[IngestItem]], now_ms: int
+    ) -> dict[int, list[Ingested]]: ...
+
+    async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int) -> None: ...
+
+    async def counts(self, partitions: int, now_ms: int) -> dict[str, list[int]]: ...
+
+    async def close(self) -> None: ...
+
+
 class Store:
+    """The worker's StateStore: Redis, each step one pipelined round trip of Lua scripts."""
+
     def __init__(self, url: str, prefix: str, dedupe_ttl_s: int) -> None:
         self.redis = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self.prefix = prefix

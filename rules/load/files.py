@@ -73,12 +73,12 @@ def load_catalogue(directory: str | Path | None = None) -> Catalogue:
     assert actions is not None and policies is not None
     version = hashlib.sha256(b"".join(
         name.encode() + b"\0" + raw[name] + b"\0" for name in FILES)).hexdigest()[:12]
-    index = Index(mots, programs, actions, policies, events)
+    index = Index(mots, programs, actions, policies, events, settings.nbo_rank_by)
     retain = max((p.window_ms for p in policies.values()), default=_DAY_MS)
     return Catalogue(version, MappingProxyType(mots), MappingProxyType(programs),
                      MappingProxyType(actions), MappingProxyType(policies),
                      MappingProxyType(events), settings.bill_shock_ratio, retain,
-                     settings.history_max_entries, index)
+                     settings.history_max_entries, index, settings.nbo_rank_by)
 
 
 def _read(root: Path, problems: Problems) -> tuple[dict[str, bytes], dict[str, object]]:

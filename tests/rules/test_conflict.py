@@ -48,7 +48,9 @@ def test_retention_wins_and_every_other_candidate_says_why(cat) -> None:  # type
     nbo_pick = [c for c in d.candidates if c.reason.startswith("NBO's pick")]
     assert len(nbo_pick) == 1 and nbo_pick[0].program == "lifecycle"
     assert "lost to retention at NBA (priority 90 > 60)" in nbo_pick[0].reason
-    assert progs["upsell_cross_sell"][0].reason == "lost to lifecycle at NBO (priority 60 > 50)"
+    # NBO ranks by expected value (the default nbo.rank_by); here both are worth the same.
+    assert progs["upsell_cross_sell"][0].reason == (
+        "lost to lifecycle at NBO (NBO: same expected value 18.0, priority 60 > 50)")
     assert progs["students"][0].status == "ineligible"
     assert progs["students"][0].reason == "ineligible: segment students required"
     won = [c for c in d.candidates if c.status == "won"]

@@ -60,7 +60,7 @@ SCENARIOS = {
         ev("lead_form_submitted", "home"), 3 * D, ("ref_lead_bonus",), 7 * D, "suppressed"),
     "push_daily": Scenario(
         [act(0, "loyalty", "push"), act(H, "loyalty", "push")],
-        ev("addon_activated", "postpaid"), 2 * H, ("lc_addon_setup", "up_second_addon"),
+        ev("addon_activated", "postpaid"), 2 * H, ("up_second_addon", "lc_addon_setup"),
         24 * H, "suppressed"),
     "call_weekly": Scenario(
         [act(0, "proactive_care", "outbound_call")], ev("port_out_requested", "prepaid"),
