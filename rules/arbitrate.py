@@ -43,9 +43,22 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
     out: list[Candidate | None] | None = None  # a copy of the template once anyone is held back
     winner = pick = None  # the final choice, and NBO's pick of the commercial offers
     if catalogue.nbo_rank_by == "value":
-        # NBO's pick: the first free offer in expected-value order; NBA's: the first free
-        # non-NBO candidate by priority; the better of the two by priority wins.
+        # NBO's pick: the first free offer in expected-value order. NBA's choice: the first
+        # free candidate outside NBO ranked above the pick (positions follow NBA's order),
+        # else the pick.
+        at = len(specs)
+        for i in screen[4]:  # type: ignore[attr-defined]
+            s = specs[i]
+            reason = None if checker is None else _held(checker, s, channel)
+            if reason is None:
+                pick, at = s, i
+                break
+            if out is None:
+                out = list(template)  # type: ignore[call-overload]
+            out[i] = s.line("suppressed", reason)
         for i in screen[3]:  # type: ignore[attr-defined]
+            if i > at:
+                break
             s = specs[i]
             reason = None if checker is None else _held(checker, s, channel)
             if reason is None:
@@ -54,16 +67,7 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
             if out is None:
                 out = list(template)  # type: ignore[call-overload]
             out[i] = s.line("suppressed", reason)
-        for i in screen[4]:  # type: ignore[attr-defined]
-            s = specs[i]
-            reason = None if checker is None else _held(checker, s, channel)
-            if reason is None:
-                pick = s
-                break
-            if out is None:
-                out = list(template)  # type: ignore[call-overload]
-            out[i] = s.line("suppressed", reason)
-        if pick is not None and (winner is None or pick.sort_key < winner.sort_key):
+        if winner is None:
             winner = pick
     else:
         for i in eligible:  # type: ignore[attr-defined]

@@ -33,6 +33,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dedupe-ttl", type=int, default=None, metavar="S",
                    help="seconds an event_id is remembered (default $ARBITER_DEDUPE_TTL_S "
                         "or 86400)")
+    p.add_argument("--decisions", metavar="FILE.jsonl",
+                   help="write every decision's JSON (as on nba.decisions), one a line; with "
+                        "--against, those of the first catalogue")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--report", metavar="FILE.html", help="also write a self-contained page")
     return p
@@ -71,7 +74,18 @@ def main(argv: list[str]) -> int:
         print(f"arbiter simulate: {exc}", file=sys.stderr)
         return 2
     keep = cat_b is not None
-    a = replay(cat_a, events, keep=keep, dedupe_ttl_s=ttl, label="A" if keep else "")
+    try:
+        out = open(args.decisions, "wb") if args.decisions else None  # noqa: SIM115
+    except OSError as exc:
+        print(f"arbiter simulate: cannot write {args.decisions}: {exc.strerror}",
+              file=sys.stderr)
+        return 2
+    try:
+        a = replay(cat_a, events, keep=keep, dedupe_ttl_s=ttl, label="A" if keep else "",
+                   decisions=out)
+    finally:
+        if out is not None:
+            out.close()
     results = [summarize(a, rules_dir or "bundled")]
     names = ["A"] if cat_b is None else ["A", "B"]
     changes = None

@@ -13,6 +13,7 @@ import asyncio
 import gc
 import time
 from collections.abc import Callable
+from typing import BinaryIO
 
 from tqdm import tqdm
 
@@ -42,15 +43,17 @@ class Replay:
 
 
 def replay(catalogue: Catalogue, events: Events, *, keep: bool = False,
-           dedupe_ttl_s: int = 86_400, label: str = "") -> Replay:
-    """Decide every event; `keep` keeps each decision (see Tally) for a comparison."""
+           dedupe_ttl_s: int = 86_400, label: str = "",
+           decisions: BinaryIO | None = None) -> Replay:
+    """Decide every event; `keep` keeps each decision (see Tally) for a comparison;
+    `decisions` gets each decision's JSON, one a line."""
     now = [0.0]
 
     def clock() -> float:
         return now[0]
 
     store = MemoryStore(dedupe_ttl_s, clock)
-    tally = Tally(catalogue, keep)
+    tally = Tally(catalogue, keep, decisions)
     stats = WorkerStats()
     pipeline = Pipeline(catalogue, store, tally, stats, clock=clock, event_time=True,
                         observe=tally.observe)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
+from typing import BinaryIO
 
 import orjson
 
@@ -33,9 +34,11 @@ class Tally:
     customer, what was decided (the action id, or the outcome) and its expected value, for
     comparing two catalogues over the same events."""
 
-    def __init__(self, catalogue: Catalogue, keep: bool = False) -> None:
+    def __init__(self, catalogue: Catalogue, keep: bool = False,
+                 decisions: BinaryIO | None = None) -> None:
         self.catalogue = catalogue
         self.keep = keep
+        self.out = decisions  # every decision's JSON, one a line, as nba.decisions gets them
         self.deadletters: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
         self.programs: Counter[str] = Counter()
@@ -46,7 +49,6 @@ class Tally:
         self.per_day: Counter[tuple[str, int]] = Counter()
         self.per_week: Counter[tuple[str, int]] = Counter()
         self.expected_value = 0.0  # EUR, the chosen actions' scores summed
-        self.reemitted = 0  # stored decisions a repeated event_id sent again
         self._values: dict[tuple[str, str, str], float] = {}
         self.event_ids: list[str] = []
         self.customer_ids: list[str] = []
@@ -55,7 +57,9 @@ class Tally:
 
     # --- Outputs ----------------------------------------------------------------------
     def decision(self, customer_id: str, body: bytes, channel: str | None) -> None:
-        pass  # counted by observe (a decision made) or as re-emitted (below)
+        # Counted by observe (a decision made); a repeat's stored one is the worker's count.
+        if self.out is not None:
+            self.out.write(body + b"\n")
 
     def deadletter(self, key: bytes | None, body: bytes) -> None:
         self.deadletters[deadletter_reason(str(orjson.loads(body).get("error", "?")))] += 1
