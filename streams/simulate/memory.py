@@ -110,8 +110,8 @@ class MemoryStore:
                                            ("d", day, _DAY_TTL_S)):
                     got = part.buckets.get((kind, bucket))
                     if got is None or got[1] <= now_ms:  # type: ignore[operator]
+                        self._drop_buckets(part, now_ms)  # a new bucket: the old may be gone
                         got = part.buckets[(kind, bucket)] = [Counter(), 0]
-                        self._drop_buckets(part, now_ms)
                     got[0].update(bumps)  # type: ignore[attr-defined]
                     got[1] = now_ms + life * 1000
             out[p] = replies
