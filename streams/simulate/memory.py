@@ -40,8 +40,8 @@ class _Part:
         self.expiring: deque[tuple[int, str]] = deque()  # (expires ms, event id), in order
         self.histories: dict[str, bytes] = {}  # customer -> the stored history
         self.history_expiry: dict[str, int] = {}
-        # ("m"|"h"|"d", bucket) -> [Counter of "mot|line", expires ms]
-        self.buckets: dict[tuple[str, int], list[object]] = {}
+        # "m"|"h"|"d" -> bucket -> [Counter of "mot|line", expires ms], oldest bucket first
+        self.buckets: dict[str, dict[int, list[object]]] = {"m": {}, "h": {}, "d": {}}
 
 
 class MemoryStore:
@@ -108,19 +108,15 @@ class MemoryStore:
                 self.totals.update(bumps)
                 for kind, bucket, life in (("m", minute, _MINUTE_TTL_S), ("h", hour, _HOUR_TTL_S),
                                            ("d", day, _DAY_TTL_S)):
-                    got = part.buckets.get((kind, bucket))
+                    held = part.buckets[kind]
+                    got = held.get(bucket)
                     if got is None or got[1] <= now_ms:  # type: ignore[operator]
-                        self._drop_buckets(part, now_ms)  # a new bucket: the old may be gone
-                        got = part.buckets[(kind, bucket)] = [Counter(), 0]
+                        _drop_expired(held, now_ms)  # a new bucket: older ones may be gone
+                        got = held[bucket] = [Counter(), 0]
                     got[0].update(bumps)  # type: ignore[attr-defined]
                     got[1] = now_ms + life * 1000
             out[p] = replies
         return out
-
-    @staticmethod
-    def _drop_buckets(part: _Part, now: int) -> None:
-        for key in [k for k, v in part.buckets.items() if v[1] <= now]:  # type: ignore[operator]
-            del part.buckets[key]
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int) -> None:
         now = self._now_ms()
@@ -151,7 +147,7 @@ class MemoryStore:
         totals: dict[str, list[int]] = {}
 
         def add(part: _Part, key: tuple[str, int], slots: tuple[int, ...]) -> None:
-            got = part.buckets.get(key)
+            got = part.buckets[key[0]].get(key[1])
             if got is None or got[1] <= now_ms:  # type: ignore[operator]
                 return
             for f, n in got[0].items():  # type: ignore[attr-defined]
@@ -173,6 +169,16 @@ class MemoryStore:
 
     async def close(self) -> None:
         self.parts.clear()
+
+
+def _drop_expired(held: dict[int, list[object]], now: int) -> None:
+    """Drop the oldest buckets while expired: buckets are created in time order, and each
+    one's expiry only moves later, so the expired ones are at the front."""
+    while held:
+        bucket = next(iter(held))
+        if held[bucket][1] > now:  # type: ignore[operator]
+            return
+        del held[bucket]
 
 
 def _history(part: _Part, cust: str, now: int) -> bytes:

@@ -34,12 +34,13 @@ class Replay:
     """What one replay left: the tallies, the worker's counters, the store, the seconds."""
 
     def __init__(self, catalogue: Catalogue, tally: Tally, stats: WorkerStats,
-                 store: MemoryStore, seconds: float) -> None:
+                 store: MemoryStore, seconds: float, cpu_seconds: float) -> None:
         self.catalogue = catalogue
         self.tally = tally
         self.stats = stats
         self.store = store
-        self.seconds = seconds
+        self.seconds = seconds  # wall clock
+        self.cpu_seconds = cpu_seconds  # this process's CPU: one core's work, whatever else runs
 
 
 def replay(catalogue: Catalogue, events: Events, *, keep: bool = False,
@@ -59,14 +60,14 @@ def replay(catalogue: Catalogue, events: Events, *, keep: bool = False,
                         observe=tally.observe)
     thresholds = gc.get_threshold()
     settle_collector()  # as the worker: full collections walking the memos cost more than deciding
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         asyncio.run(_run(pipeline, events, now, label))
     finally:
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         gc.unfreeze()
         gc.set_threshold(*thresholds)
-    return Replay(catalogue, tally, stats, store, seconds)
+    return Replay(catalogue, tally, stats, store, seconds, cpu)
 
 
 async def _run(pipeline: Pipeline, events: Events, now: list[float], label: str) -> None:

@@ -33,7 +33,8 @@ def render(results: list[dict], names: list[str], changes: dict | None = None) -
         lines.append(f"{name}: catalogue {cat['dir']} (version {cat['version']}, NBO by "
                      f"{cat['nbo_rank_by']}): {ev['in']:,} events, {ev['decided']:,} decided, "
                      f"{ev['deadletter']:,} dead letters, {ev['duplicates']:,} duplicates; "
-                     f"{ev['seconds']:.2f} s, {ev['per_s']:,.0f} events/s")
+                     f"{ev['seconds']:.2f} s, {ev['per_s']:,.0f} events/s ({ev['per_cpu_s']:,.0f} "
+                     f"per CPU second)")
     lines.append("")
     for title, key in (("dead letter", "deadletters"), ("outcome", "outcomes"),
                        ("program", "programs"), ("channel", "channels"),
