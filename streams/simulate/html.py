@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from html import escape
 
 _COLOURS = ("#2b6cb0", "#dd6b20")
-_BAR_W, _ROW_H, _LABEL_W = 360, 16, 210
+_BAR_W, _ROW_H, _LABEL_W = 360, 16, 330  # labels up to "action -> action"
 
 
 def _bars(title: str, sides: list[Mapping[str, float]], names: list[str], unit: str = "") -> str:
