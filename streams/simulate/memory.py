@@ -129,7 +129,7 @@ class MemoryStore:
             histories, kept = part.histories, part.history_expiry
             for it in items:
                 eid, cust, mode = it.event_id, it.customer_id, it.history_mode
-                events[eid] = it.decision  # SET EX
+                events[eid] = bytes(memoryview(it.decision))  # SET EX; exact size (source.py)
                 expiry[eid] = now + ttl
                 expiring.append((now + ttl, eid))
                 if mode == _APPEND:
