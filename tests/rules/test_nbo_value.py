@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rules import History, arbitrate, classify, load_catalogue, parse_event
 from rules.history import decode_history, encode_action
@@ -101,3 +102,9 @@ def test_an_unknown_ranking_is_named_with_its_file_and_path(tmp_path: Path) -> N
     root = broken(tmp_path, {"settings.yaml": [("rank_by: value", "rank_by: margin")]})
     assert problems(root) == [
         "settings.yaml: nbo.rank_by: 'margin' is not one of value, priority"]
+
+
+def test_without_the_setting_nbo_ranks_by_value(tmp_path: Path) -> None:
+    root = broken(tmp_path, {"settings.yaml": [("nbo:\n  rank_by: value\n", "")]})
+    assert "nbo" not in yaml.safe_load((root / "settings.yaml").read_text())
+    assert load_catalogue(root).nbo_rank_by == "value"
