@@ -1,10 +1,13 @@
 """One decision per event: gather candidate actions, filter, apply policies, rank in two levels.
 
-Ranking is by program priority, then score (see lookup.score), then action id, so a decision
-never depends on anything but its inputs. NBO first picks the best commercial offer among the
-commercial programs at the MoTs of its table; NBA then picks among that offer, the commercial
-actions at MoTs outside NBO's table, and the experience programs. Both levels use the same
-order, so the winner is the best candidate no policy holds back; the levels show in the reasons.
+Two levels. NBO first picks one commercial offer among the commercial programs at the MoTs of
+its table: with the catalogue's `nbo.rank_by: value` (the default) the free offer of highest
+expected value (the score, see lookup.score: the action's weight x the MoT's value x
+probability of a positive decision), then priority, then id; with `priority` the free offer
+of highest program priority, then score, then id. NBA then picks, by program priority, then
+score, then action id, among NBO's pick, the commercial actions at MoTs outside NBO's table
+and the experience programs. A decision never depends on anything but its inputs; the levels
+show in the reasons ("lost to upsell_cross_sell at NBO (NBO: expected value 12.4 > 9.0)").
 """
 
 from __future__ import annotations
@@ -32,35 +35,62 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
     screen = _screen(index, cs, event)
     template, eligible = screen.template, screen.eligible
     if not eligible:
-        return Decision(event, mots, "no_candidate", None, template, version, now_ms, arm)  # type: ignore[arg-type]
+        return Decision(event, mots, "no_candidate", None, template, version, now_ms,  # type: ignore[arg-type]
+                        arm)
     specs, channel = cs.specs, event.channel
     risky = index.risk_mots
     own = [PastRisk(event.ts_ms, m) for m in mots if m in risky]
     checker = Checker(history, now_ms, own) if own or history.entries else None
     out: list[Candidate | None] | None = None  # a copy of the template once anyone is held back
     winner = pick = None  # the final choice, and NBO's pick of the commercial offers
-    for i in eligible:
-        s = specs[i]
-        if winner is not None and (pick is not None or not s.nbo):
-            if pick is not None:
+    if catalogue.nbo_rank_by == "value":
+        # NBO's pick: the first free offer in expected-value order. NBA's choice: the first
+        # free candidate outside NBO ranked above the pick (positions follow NBA's order),
+        # else the pick.
+        at = len(specs)
+        for i in screen.by_value:
+            s = specs[i]
+            reason = None if checker is None else _held(checker, s, channel)
+            if reason is None:
+                pick, at = s, i
                 break
-            continue  # past the winner, only NBO's own pick is still worth finding
-        if checker is not None:
-            if s.inbound:
-                reason = checker.blocked(s.policies[channel], s.program, channel)  # type: ignore
-            else:
-                reason = checker.blocked(s.policies, s.program, s.action.channel)  # type: ignore
-            if reason is not None:
-                if out is None:
-                    out = list(template)
-                out[i] = s.line("suppressed", reason)
-                continue
+            if out is None:
+                out = list(template)
+            out[i] = s.line("suppressed", reason)
+        for i in screen.others:
+            if i > at:
+                break
+            s = specs[i]
+            reason = None if checker is None else _held(checker, s, channel)
+            if reason is None:
+                winner = s
+                break
+            if out is None:
+                out = list(template)
+            out[i] = s.line("suppressed", reason)
         if winner is None:
-            winner = s
-        if s.nbo and pick is None:
-            pick = s
+            winner = pick
+    else:
+        for i in eligible:
+            s = specs[i]
+            if winner is not None and (pick is not None or not s.nbo):
+                if pick is not None:
+                    break
+                continue  # past the winner, only NBO's own pick is still worth finding
+            if checker is not None:
+                reason = _held(checker, s, channel)
+                if reason is not None:
+                    if out is None:
+                        out = list(template)
+                    out[i] = s.line("suppressed", reason)
+                    continue
+            if winner is None:
+                winner = s
+            if s.nbo and pick is None:
+                pick = s
     if winner is None:
-        return Decision(event, mots, "suppressed", None, tuple(out), version, now_ms, arm)  # type: ignore
+        return Decision(event, mots, "suppressed", None, tuple(out), version, now_ms,  # type: ignore[arg-type]
+                        arm)
     if out is None:  # nobody held back: the lines depend on the screen alone
         lines = screen.ranked
         if lines is None:
@@ -69,6 +99,13 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
         lines = _ranked(index, out, specs, eligible, winner, pick)
     chosen = winner.chosen[channel] if winner.inbound else winner.chosen  # type: ignore
     return Decision(event, mots, "action", chosen, lines, version, now_ms, arm)  # type: ignore
+
+
+def _held(checker: Checker, s: Spec, channel: str | None) -> str | None:
+    """The policy holding this candidate back, as a reason; None when it is free."""
+    if s.inbound:
+        return checker.blocked(s.policies[channel], s.program, channel)  # type: ignore
+    return checker.blocked(s.policies, s.program, s.action.channel)  # type: ignore
 
 
 def _screen(index: Index, cs: CandidateSet, event: Event) -> Screen:
@@ -105,7 +142,10 @@ def _eligibility(cs: CandidateSet, event: Event) -> Screen:
                     break
             else:
                 eligible.append(i)
-    return Screen(tuple(out), tuple(eligible))
+    specs = cs.specs
+    by_value = sorted((i for i in eligible if specs[i].nbo), key=lambda i: specs[i].value_key)
+    return Screen(tuple(out), tuple(eligible), tuple(i for i in eligible if not specs[i].nbo),
+                  tuple(by_value))
 
 
 def _ranked(index: Index, out: list[Candidate | None], specs: tuple[Spec, ...],
@@ -125,13 +165,19 @@ def _ranked(index: Index, out: list[Candidate | None], specs: tuple[Spec, ...],
 
 
 def _rank(s: Spec, winner: Spec, pick: Spec | None) -> tuple[str, str]:
+    by_value = s.by_value
     if s is winner:
-        via = "NBO's pick of the commercial offers, then " if s is pick else ""
+        if s is pick:
+            via = (f"NBO's pick of the commercial offers (expected value {s.score}), then "
+                   if by_value else "NBO's pick of the commercial offers, then ")
+        else:
+            via = ""
         return "won", f"won: {via}first at NBA (priority {s.priority}, score {s.score})"
     if s is pick:
         return "lost", f"NBO's pick, lost to {_name(winner, s)} at NBA ({_why(winner, s)})"
     if s.nbo and pick is not None:
-        return "lost", f"lost to {_name(pick, s)} at NBO ({_why(pick, s)})"
+        why = _why_value(pick, s) if by_value else _why(pick, s)
+        return "lost", f"lost to {_name(pick, s)} at NBO ({why})"
     return "lost", f"lost to {_name(winner, s)} ({_why(winner, s)})"
 
 
@@ -145,3 +191,11 @@ def _why(w: Spec, s: Spec) -> str:
     if w.score != s.score:
         return f"same priority {s.priority}, score {w.score} > {s.score}"
     return f"same priority and score, {w.action.id} comes first by id"
+
+
+def _why_value(w: Spec, s: Spec) -> str:
+    if w.score != s.score:
+        return f"NBO: expected value {w.score} > {s.score}"
+    if w.priority != s.priority:
+        return f"NBO: same expected value {s.score}, priority {w.priority} > {s.priority}"
+    return f"NBO: same expected value and priority, {w.action.id} comes first by id"

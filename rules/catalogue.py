@@ -27,6 +27,7 @@ class Catalogue:
     history_max_entries: int
     index: Index = field(repr=False, compare=False)
     experiment: Experiment | None = None  # experiments.yaml's running experiment
+    nbo_rank_by: str = "value"  # one of rules.vocab.NBO_RANKINGS
 
     def economics(self, mot_id: str, product_line: str) -> Economics:
         mot = self.mots.get(mot_id)

@@ -36,14 +36,17 @@ class Spec(NamedTuple):
     # Outbound: the chosen action and its policies. Inbound: both keyed by the event channel.
     chosen: ChosenAction | Mapping[str, ChosenAction]
     policies: tuple[Policy, ...] | Mapping[str, tuple[Policy, ...]]
+    value_key: tuple[float, int, str]  # NBO's order by value: score, then priority, then id
+    by_value: bool  # NBO ranks by value (the catalogue's nbo.rank_by), for the reasons
 
     def line(self, status: str, reason: str) -> Candidate:
         return Candidate(self.program, self.action.id, self.priority, self.score, status, reason)
 
 
 def score(action: Action, econ: tuple[float, float, float, float]) -> float:
-    """The tie-break after priority: the action's weight x what is at stake at this MoT.
+    """The action's expected value: its weight x what is at stake at this MoT, in EUR.
 
+    NBO ranks commercial offers by it (nbo.rank_by: value); NBA uses it after priority.
     A commercial action works on the upside (value x probability of a positive decision), any
     other on the downside it can avert (value x probability of a negative decision).
     """
@@ -62,7 +65,8 @@ def applies(p: Policy, program: str, commercial: bool, channel: str, inbound: bo
 class Index:
     def __init__(self, mots: Mapping[str, MoT], programs: Mapping[str, Program],
                  actions: Mapping[str, Action], policies: Mapping[str, Policy],
-                 event_types: Mapping[str, EventType]) -> None:
+                 event_types: Mapping[str, EventType], nbo_rank_by: str = "value") -> None:
+        self.by_value = nbo_rank_by == "value"
         self.risk_mots = frozenset(m for p in policies.values() for m in p.after)
         self.static: dict[tuple[str, str], tuple[str, ...]] = {}
         self.dynamic: dict[tuple[str, str], tuple[tuple[tuple[Condition, ...], str | None,
@@ -79,7 +83,7 @@ class Index:
                 for mot in a.mots:
                     if mot in prog.mots[line]:
                         spec = self._spec(n, a, prog, mot, line, mots[mot], mot in nbo[line],
-                                          policies)
+                                          policies, self.by_value)
                         n += 1
                         specs.setdefault((line, mot), []).append(spec)
         self.specs = {k: tuple(sorted(v, key=_key)) for k, v in specs.items()}
@@ -109,7 +113,7 @@ class Index:
 
     @staticmethod
     def _spec(n: int, a: Action, prog: Program, mot: str, line: str, m: MoT, in_nbo: bool,
-              policies: Mapping[str, Policy]) -> Spec:
+              policies: Mapping[str, Policy], by_value: bool) -> Spec:
         s = score(a, m.economics[line])
         e = a.eligibility
         if a.inbound:
@@ -136,7 +140,7 @@ class Index:
                     a.commercial, a.inbound, nbo, e.segments, e.exclude_segments, ineligible(need),
                     excluded, ineligible(_NO_CHANNEL),
                     tuple((c.test, ineligible(f"ineligible: needs {c.text}")) for c in e.when),
-                    chosen, pols)  # type: ignore[arg-type]
+                    chosen, pols, (-s, -prog.priority, a.id), by_value)  # type: ignore[arg-type]
 
     def candidates(self, line: str, mots: tuple[str, ...]) -> CandidateSet:
         """Every action at these MoTs, best first; an action at two MoTs counts once, best."""
@@ -155,9 +159,12 @@ class Index:
 class Screen:
     """What eligibility decided for one candidate set, given the event fields it reads."""
 
-    def __init__(self, template: tuple[Candidate | None, ...], eligible: tuple[int, ...]) -> None:
+    def __init__(self, template: tuple[Candidate | None, ...], eligible: tuple[int, ...],
+                 others: tuple[int, ...], by_value: tuple[int, ...]) -> None:
         self.template = template  # the lines of the ineligible candidates; None where eligible
         self.eligible = eligible  # positions of the eligible candidates, best first
+        self.others = others  # the eligible outside NBO, in NBA's (priority) order
+        self.by_value = by_value  # NBO's eligible, highest expected value first
         # The whole ranked table when no policy holds anyone back: filled at its first use.
         self.ranked: tuple[Candidate, ...] | None = None
 

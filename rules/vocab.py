@@ -16,3 +16,6 @@ INTERACTION_CHANNELS = ("store", "call_center", "telesales", "digital")
 EVENT_CHANNEL = "event"
 PROGRAM_KINDS = ("commercial", "experience", "umbrella")
 NBO, NBA = "nbo", "nba"
+# How NBO picks among the eligible commercial offers: the highest expected value (the action's
+# weight x the MoT's value x probability of a positive decision), or the highest priority.
+NBO_RANKINGS = ("value", "priority")

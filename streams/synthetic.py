@@ -87,26 +87,36 @@ class Population:
         return {line: n / len(self.customers) for line, n in counts.items()}
 
 
+# Segments and product holdings, in shares typical of a European operator with mobile and
+# home lines (the segment and product programs' audiences; actions.yaml names them):
+# - age and life stage, one at most: students (14 % of prepaid, 6 % of the others), seniors
+#   (16 %), and account holders with children (4 % of prepaid, 14 % of the others);
+# - `5g_ready`: a mobile customer still on a 4G plan whose phone can use 5G (30 %);
+# - `fibre_area`: a home customer on copper broadband at an address fibre reaches (35 %);
+# - `converged`: a postpaid or home customer who holds both mobile and home with us (25 %);
+#   the others are mobile-only or home-only, the converged offers' audience;
+# - `high_value` (10 % of postpaid) and `churn_risk` (6 %), as a value and a churn model flag.
 def _customer(rng: random.Random, cid: str) -> Customer:
     r = rng.random()
     line = "prepaid" if r < 0.45 else "postpaid" if r < 0.85 else "home"
     segments: list[str] = []
     age = rng.random()
-    if age < 0.08:
+    students, children = (0.14, 0.04) if line == "prepaid" else (0.06, 0.14)
+    if age < students:
         segments.append("students")
-    elif age < 0.20:
+    elif age < students + 0.16:
         segments.append("seniors")
-    elif age < 0.25:
+    elif age < students + 0.16 + children:
         segments.append("children")
-    if line != "home" and rng.random() < 0.35:
+    if line != "home" and rng.random() < 0.30:
         segments.append("5g_ready")
-    if rng.random() < (0.45 if line == "home" else 0.10):
+    if line == "home" and rng.random() < 0.35:
         segments.append("fibre_area")
     if line == "postpaid" and rng.random() < 0.10:
         segments.append("high_value")
     if rng.random() < 0.06:  # what a churn model would flag: retention answers these first
         segments.append("churn_risk")
-    if line != "prepaid" and rng.random() < 0.08:
+    if line != "prepaid" and rng.random() < 0.25:
         segments.append("converged")
     average = 0.0 if line == "prepaid" else round(rng.uniform(15.0, 80.0), 2)
     return Customer(cid, line, tuple(segments), average)
@@ -162,8 +172,18 @@ def _invoice(rng: random.Random, c: Customer) -> tuple[Attrs, None]:
             "currency": "EUR"}, None
 
 
+# Seniors talk to a person more, students write from the app.
+_channel_seniors = _weighted((("digital", 15), ("call_center", 45), ("store", 30),
+                              ("telesales", 10)))
+_channel_students = _weighted((("digital", 65), ("call_center", 15), ("store", 15),
+                               ("telesales", 5)))
+
+
 def _interaction(rng: random.Random, c: Customer) -> tuple[Attrs, str]:
-    return {"reason": _REASONS[int(rng.random() * 4)]}, _channel(rng)
+    segs = c.segments
+    pick = (_channel_seniors if "seniors" in segs else _channel_students if "students" in segs
+            else _channel)
+    return {"reason": _REASONS[int(rng.random() * 4)]}, pick(rng)
 
 
 def _complaint(rng: random.Random, c: Customer) -> tuple[Attrs, str | None]:
@@ -263,6 +283,33 @@ class _TypeTable:
 
 _TABLES = {line: _TypeTable(w) for line, w in _WEIGHTS.items()}
 
+# How a segment or holding shifts a customer's events (a factor on the type's weight):
+# students buy SIMs and packages, seniors call and have devices fixed, families add watches
+# and e-SIMs, 5G-ready phones run out of data, copper lines degrade and fail.
+_SHIFTS: dict[str, dict[str, float]] = {
+    "students": {"sim_activated": 3.0, "package_purchased": 1.5, "top_up": 1.3,
+                 "lead_form_submitted": 1.5, "contract_signed": 1.5},
+    "seniors": {"interaction": 1.4, "device_fault": 1.5, "allowance_exhausted": 0.5},
+    "children": {"addon_activated": 2.5, "device_changed": 1.3},
+    "5g_ready": {"allowance_exhausted": 1.5, "device_upgrade_due": 1.3},
+    "fibre_area": {"quality_degraded": 1.8, "service_outage": 1.3, "technician_visit": 1.3},
+}
+_SHIFTED: dict[tuple[str, tuple[str, ...]], _TypeTable] = {}
+
+
+def _types(c: Customer) -> _TypeTable:
+    """The customer's event-type table: its product line's, shifted by its segments."""
+    key = (c.product_line, c.segments)
+    table = _SHIFTED.get(key)
+    if table is None:
+        weights = dict(_WEIGHTS[c.product_line])
+        for seg in c.segments:
+            for etype, factor in _SHIFTS.get(seg, {}).items():
+                if etype in weights:
+                    weights[etype] *= factor
+        table = _SHIFTED[key] = _TypeTable(weights)
+    return table
+
 
 def event_types() -> set[str]:
     """Every type the generator may emit, the deliberate unknown one included."""
@@ -280,7 +327,7 @@ class _Generator:
     def event(self, i: int) -> dict[str, object]:
         rng = self.rng
         c = self.population.pick(rng)
-        etype = _TABLES[c.product_line].pick(rng)
+        etype = _types(c).pick(rng)
         attrs, channel = _BUILDERS[etype](rng, c)
         ev: dict[str, object] = {
             "event_id": f"{(rng.getrandbits(128) & _UUID_MASK) | _UUID_BITS:032x}",

@@ -124,12 +124,12 @@ def _build(raw: dict[str, bytes], problems: Problems) -> Catalogue:
     version = hashlib.sha256(b"".join(
         name.encode() + b"\0" + raw[name] + b"\0" for name in (*FILES, *OPTIONAL)
         if name in raw)).hexdigest()[:12]
-    index = Index(mots, programs, actions, policies, events)
+    index = Index(mots, programs, actions, policies, events, settings.nbo_rank_by)
     retain = max((p.window_ms for p in policies.values()), default=_DAY_MS)
     return Catalogue(version, MappingProxyType(mots), MappingProxyType(programs),
                      MappingProxyType(actions), MappingProxyType(policies),
                      MappingProxyType(events), settings.bill_shock_ratio, retain,
-                     settings.history_max_entries, index, experiment)
+                     settings.history_max_entries, index, experiment, settings.nbo_rank_by)
 
 
 def _read(root: Path, problems: Problems) -> dict[str, bytes]:

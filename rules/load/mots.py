@@ -8,7 +8,7 @@ from types import MappingProxyType
 from rules.economics import CURRENCY, Economics
 from rules.load.reader import Loc, ident, integer, items, mapping, number, one_of, text, unique_list
 from rules.model import MoT
-from rules.vocab import PRODUCT_LINES
+from rules.vocab import NBO_RANKINGS, PRODUCT_LINES
 
 FIGURES = ("value_positive", "p_positive", "value_negative", "p_negative")
 
@@ -17,6 +17,7 @@ FIGURES = ("value_positive", "p_positive", "value_negative", "p_negative")
 class Settings:
     bill_shock_ratio: float = 1.5
     history_max_entries: int = 64
+    nbo_rank_by: str = "value"  # how NBO picks among commercial offers (NBO_RANKINGS)
 
     def factor(self, name: str) -> float | None:
         """A setting a condition may multiply by (`times: bill_shock_ratio`)."""
@@ -24,15 +25,21 @@ class Settings:
 
 
 def parse_settings(loc: Loc, doc: object) -> Settings | None:
-    top = mapping(loc, doc, required=("currency", "bill_shock_ratio", "history_max_entries"))
+    top = mapping(loc, doc, required=("currency", "bill_shock_ratio", "history_max_entries"),
+                  optional=("nbo",))
     if top is None:
         return None
+    rank_by = "value"
+    if "nbo" in top:
+        nbo = mapping(loc / "nbo", top["nbo"], optional=("rank_by",))
+        if nbo is not None and "rank_by" in nbo:
+            rank_by = one_of(loc / "nbo" / "rank_by", nbo["rank_by"], NBO_RANKINGS) or rank_by
     one_of(loc / "currency", top.get("currency"), (CURRENCY,), "currency")
     ratio = number(loc / "bill_shock_ratio", top.get("bill_shock_ratio"), 1.0, 10.0, low_open=True)
     cap = integer(loc / "history_max_entries", top.get("history_max_entries"), 1, 10_000)
     if ratio is None or cap is None:
         return None
-    return Settings(ratio, cap)
+    return Settings(ratio, cap, rank_by)
 
 
 def _line(loc: Loc, v: object) -> str | None:

@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench", "throughput and latency benchmark (--core, --stages: without I/O)"),
     "dashboard": ("dashboard", "the operator's live page, /metrics for Prometheus, /healthz"),
     "explain": ("explain", "a decision explained (--customer ID: a customer's latest)"),
+    "simulate": ("simulate", "replay events without servers, event time as the clock "
+                 "(--against DIR2: compare two catalogues)"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from functools import lru_cache
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
@@ -16,6 +17,20 @@ from streams.settings import Topics
 def partition_for(key: bytes, partitions: int) -> int:
     """The Java client's keyed partitioner, so one customer stays on one partition everywhere."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class Outputs(Protocol):
+    """Where the pipeline's outputs go: the Emitter (Kafka record batches) in the worker, the
+    simulation's tallies in `arbiter simulate`. `submit` hands over what a batch made and
+    returns a future done once it is delivered."""
+
+    def decision(self, customer_id: str, body: bytes, channel: str | None) -> None: ...
+
+    def deadletter(self, key: bytes | None, body: bytes) -> None: ...
+
+    def forward(self, topic: str, key: bytes, body: bytes, partition: int) -> None: ...
+
+    async def submit(self) -> asyncio.Future[list[object]]: ...
 
 
 class Emitter:

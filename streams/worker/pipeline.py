@@ -15,6 +15,7 @@ import orjson
 
 from rules import (
     Catalogue,
+    Decision,
     Event,
     History,
     HistoryUpdate,
@@ -28,10 +29,10 @@ from rules import (
 from rules.arms import ActiveRules
 from rules.experiments import CHAMPION, CONTROL
 from streams.worker.codec import Record, dead_letter, decode_event
-from streams.worker.emit import Emitter, partition_for
+from streams.worker.emit import Outputs, partition_for
 from streams.worker.responses import NO_EXPERIMENT, join_tag
 from streams.worker.stats import WorkerStats
-from streams.worker.store import FIRST, REPEAT, RecordItem, Store, field
+from streams.worker.store import FIRST, REPEAT, RecordItem, StateStore, field
 
 
 class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new__ is Python)
@@ -49,17 +50,24 @@ class Pipeline:
     def __init__(
         self,
         catalogue: Catalogue | ActiveRules,
-        store: Store,
-        emitter: Emitter,
+        store: StateStore,
+        emitter: Outputs,
         stats: WorkerStats,
         clock: Callable[[], float] = time.time,
+        event_time: bool = False,
+        observe: Callable[[Event, Decision], None] | None = None,
     ) -> None:
+        """`event_time`: decide each event at its own ts (the simulation's clock) instead of
+        the batch's `clock()`; `observe` sees every decision made (not the stored ones a
+        repeat re-emits), for the simulation's tallies."""
         # Read once per batch: a new catalogue (streams.rules_topic) takes effect between two.
         self.active = catalogue if isinstance(catalogue, ActiveRules) else ActiveRules(catalogue)
         self.store = store
         self.emitter = emitter
         self.stats = stats
         self.clock = clock
+        self.event_time = event_time
+        self.observe = observe
         # Records of this topic not on their customer's partition are forwarded there; the
         # partition count is the runtime's latest (it grows on a live topic). 0: never.
         self.events_topic = ""
@@ -141,6 +149,7 @@ class Pipeline:
         replies = await self.store.ingest(groups, now_ms)
         writes: dict[int, list[RecordItem]] = {}
         cap = cat.history_max_entries
+        event_time, observe = self.event_time, self.observe
         # Decisions with a (would-be) action, for the join of responses: join tag -> entries.
         index: dict[str, list[list[str]]] = {}
         exp_name = active.experiment.name if active.experiment is not None else NO_EXPERIMENT
@@ -166,15 +175,16 @@ class Pipeline:
                 else:
                     history, lines = earlier[0].apply(earlier[1]), earlier[2]
                 arm = it.arm
+                at = ev.ts_ms if event_time else now_ms
                 if arm == CHAMPION:
-                    decision = arbitrate(cat, ev, it.mots, history, now_ms)
-                    update = history_update(cat, ev, it.mots, decision, now_ms)
+                    decision = arbitrate(cat, ev, it.mots, history, at)
+                    update = history_update(cat, ev, it.mots, decision, at)
                 else:
                     by = active.catalogue(arm)
-                    decision = arbitrate(by, ev, it.mots, history, now_ms, arm)
+                    decision = arbitrate(by, ev, it.mots, history, at, arm)
                     # Control: the would-be action is recorded, but no contact happened.
                     update = history_update(by, ev, it.mots, decision._replace(action=None)
-                                            if arm == CONTROL else decision, now_ms)
+                                            if arm == CONTROL else decision, at)
                 mode, text, lines = stored_write(lines, history, update)
                 histories[ev.customer_id] = (history, update, lines)
                 body = it.body = decision.to_json()
@@ -186,6 +196,8 @@ class Pipeline:
                 channel = action.channel if sent else None  # type: ignore[union-attr]
                 program = action.program if sent else None  # type: ignore[union-attr]
                 emit.decision(ev.customer_id, body, channel)
+                if observe is not None:
+                    observe(ev, decision)
                 stats.decided(decision.outcome, program, channel)
                 if arm != CHAMPION:  # the champion's are the rest (see metrics)
                     stats.armed(arm, action is not None)

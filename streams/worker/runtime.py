@@ -47,6 +47,7 @@ class Runtime:
         self.producer: AIOKafkaProducer | None = None
         self.store: Store | None = None
         self.pipelines: list[Pipeline] = []  # one per lane, each with its own record batches
+        self.emitters: list[Emitter] = []  # the lanes' record batches
         self.consuming: asyncio.Task[None] | None = None  # the consuming loop, once running
         self.stopping = False
         self.partition_counts: dict[str, int] = {}
@@ -66,11 +67,9 @@ class Runtime:
             await self.store.open()
             counts = self.partition_counts = {
                 t: len(await self.producer.partitions_for(t)) for t in topics}
-            self.pipelines = [
-                Pipeline(active, self.store,
-                         Emitter(self.producer, self.settings.topics, counts), self.stats)
-                for _ in range(self.settings.lanes)
-            ]
+            self.emitters = [Emitter(self.producer, self.settings.topics, counts)
+                             for _ in range(self.settings.lanes)]
+            self.pipelines = [Pipeline(active, self.store, e, self.stats) for e in self.emitters]
             self._set_events_partitions(counts[self.settings.topics.events])
             self.follower.on_change(self._switch)
             self._switch(self.follower.active or active)  # in case one came meanwhile
@@ -79,9 +78,9 @@ class Runtime:
                      self.catalogue.version, self.settings.redis_prefix)
 
     def _set_events_partitions(self, n: int) -> None:
-        for p in self.pipelines:
+        for p, e in zip(self.pipelines, self.emitters, strict=True):
             p.events_topic, p.events_partitions = self.settings.topics.events, n
-            p.emitter.partitions[self.settings.topics.events] = n
+            e.partitions[self.settings.topics.events] = n
 
     async def refresh_partitions(self) -> None:
         """After a rebalance: the events topic may have grown; records are forwarded to

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Protocol, cast
 
 import orjson
 from redis.asyncio.retry import Retry
@@ -80,7 +80,42 @@ def field(mot: str, product_line: str) -> str:
     return f"{mot}|{product_line}"
 
 
+class StateStore(Protocol):
+    """What the pipeline keeps between events: the Redis Store (the worker) or the memory
+    one (streams/simulate/memory.py, the simulation), with the same semantics.
+
+    `slot(customer_id)`: the customer's state slot; `group(slot)`: the call it goes in.
+    `ingest`: per group, in order, each event's (event_id, customer_id, counter fields, slot)
+    -> an Ingested each: FIRST (event_id new: its fields counted in the minute, hour and day
+    buckets of `now_ms`, epoch ms), REPEAT (seen and its decision stored: that decision) or
+    RETRY (seen, no decision stored yet: counted nothing). `record`: stores each decision
+    under its event_id for the dedupe TTL and writes the customer's contact history (KEEP,
+    APPEND or REWRITE), kept `retain_ms` after its last write; `index` (responses' join)
+    rides along. `counts`: per "mot|line" the counts over 5m, 1h, 24h and 30d ending at
+    `now_ms`, over every slot.
+    """
+
+    prefix: str
+
+    def slot(self, customer_id: str) -> int: ...
+
+    def group(self, slot: int) -> int: ...
+
+    async def ingest(
+        self, groups: dict[int, list[IngestItem]], now_ms: int
+    ) -> dict[int, list[Ingested]]: ...
+
+    async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
+                     index: dict[str, list[list[str]]] | None = None) -> None: ...
+
+    async def counts(self, now_ms: int) -> dict[str, list[int]]: ...
+
+    async def close(self) -> None: ...
+
+
 class Store:
+    """The worker's StateStore: Redis, each step one pipelined round trip of Lua scripts."""
+
     def __init__(self, settings: Settings) -> None:
         self.redis = redis_client.client(settings)
         self.cluster = settings.redis_cluster

@@ -44,11 +44,15 @@ def test_retention_wins_and_every_other_candidate_says_why(cat) -> None:  # type
     assert loyalty.reason == "lost to retention (priority 90 > 40)"
     care = progs["proactive_care"][0]
     assert care.status == "lost" and care.reason == "lost to retention (priority 90 > 80)"
-    # NBO picked the best commercial offer first; it then lost at NBA.
+    # NBO picked the commercial offer worth most first (nbo.rank_by: value): for a customer
+    # without the converged segment (mobile only), the converged bundle; it then lost at NBA.
     nbo_pick = [c for c in d.candidates if c.reason.startswith("NBO's pick")]
-    assert len(nbo_pick) == 1 and nbo_pick[0].program == "lifecycle"
-    assert "lost to retention at NBA (priority 90 > 60)" in nbo_pick[0].reason
-    assert progs["upsell_cross_sell"][0].reason == "lost to lifecycle at NBO (priority 60 > 50)"
+    assert len(nbo_pick) == 1 and nbo_pick[0].program == "converged"
+    assert "lost to retention at NBA (priority 90 > 52)" in nbo_pick[0].reason
+    lc = progs["lifecycle"][0]
+    assert lc.reason == (f"lost to converged at NBO (NBO: expected value {nbo_pick[0].score} > "
+                         f"{lc.score})")
+    assert progs["upsell_cross_sell"][0].reason == "ineligible: needs attrs.reason == offer"
     assert progs["students"][0].status == "ineligible"
     assert progs["students"][0].reason == "ineligible: segment students required"
     won = [c for c in d.candidates if c.status == "won"]

@@ -89,7 +89,8 @@ def test_decision_json_has_exactly_the_contract_fields(cat) -> None:  # type: ig
         "event_type": "interaction", "event_ts": "2023-11-14T22:13:20.000Z",
         "decided_ts": "2023-11-14T22:13:21.234Z", "mots": ["digital_visit"],
         "outcome": "action",
-        "action": {"id": "lc_stage_next_step", "program": "lifecycle", "channel": "digital",
+        # A mobile-only customer asking about offers: the converged bundle is worth most.
+        "action": {"id": "cv_bundle_conversation", "program": "converged", "channel": "digital",
                    "description": d.action.description, "mot": "digital_visit"},
         "candidates": out["candidates"], "rules_version": cat.version, "arm": "champion",
     }
@@ -133,7 +134,7 @@ def test_repeated_decisions_follow_what_eligibility_reads(cat) -> None:  # type:
     assert decide(channel="store", **billing).action.id == "ret_billing_save"
     assert decide(channel="digital", **billing).action.channel == "digital"
     offer = {"attrs": {"reason": "offer"}, "segments": ["high_value"]}
-    assert decide(channel="store", **offer).action.program == "lifecycle"
+    assert decide(channel="store", **offer).action.program == "converged"
     assert decide(channel="store", **billing).action.id == "ret_billing_save"
 
     def first_invoice(first: object) -> str | None:

@@ -32,7 +32,8 @@ def ev(etype: str, line: str, **extra: object) -> dict[str, object]:
             "product_line": line, "ts": 0, **extra}
 
 
-TOP_UP_MOTS = ("lc_auto_top_up", "up_package_instead")
+# Up-sell's package first: NBO puts it forward by value (weight 1.2 against 1.0).
+TOP_UP_MOTS = ("up_package_instead", "lc_auto_top_up")
 SCENARIOS = {
     "burst_guard": Scenario(
         [act(0, "proactive_care", "email")], ev("balance_exhausted", "prepaid"),
@@ -45,8 +46,8 @@ SCENARIOS = {
          act(4 * D, "students", "email", True), act(5 * D, "seniors", "push", True)],
         ev("balance_exhausted", "prepaid"), 6 * D, TOP_UP_MOTS, 7 * D, "suppressed"),
     "program_cooldown": Scenario(
-        [act(0, "lifecycle", "email")], ev("balance_exhausted", "prepaid"),
-        H, ("lc_auto_top_up",), 24 * H, "action"),
+        [act(0, "upsell_cross_sell", "email", True)], ev("balance_exhausted", "prepaid"),
+        H, ("up_package_instead",), 24 * H, "action"),
     "retention_cooldown": Scenario(
         [act(0, "retention", "sms")], ev("cancellation_requested", "postpaid"),
         48 * H, ("ret_save_call", "ret_save_sms"), 72 * H, "action"),  # lifecycle's win-back
@@ -60,7 +61,7 @@ SCENARIOS = {
         ev("lead_form_submitted", "home"), 3 * D, ("ref_lead_bonus",), 7 * D, "suppressed"),
     "push_daily": Scenario(
         [act(0, "loyalty", "push"), act(H, "loyalty", "push")],
-        ev("addon_activated", "postpaid"), 2 * H, ("lc_addon_setup", "up_second_addon"),
+        ev("addon_activated", "postpaid"), 2 * H, ("up_second_addon", "lc_addon_setup"),
         24 * H, "suppressed"),
     "call_weekly": Scenario(
         [act(0, "proactive_care", "outbound_call")], ev("port_out_requested", "prepaid"),
@@ -105,12 +106,14 @@ def test_policy_holds_back_at_its_limit_and_lets_go_after_its_window(cat, policy
 
 def test_reasons_say_what_was_counted(cat) -> None:  # type: ignore[no-untyped-def]
     s = SCENARIOS["commercial_daily"]
-    reason = {c.action: c.reason for c in _decide(cat, s, 2 * H).candidates}["lc_auto_top_up"]
+    reason = {c.action: c.reason for c in _decide(cat, s, 2 * H).candidates}[
+        "up_package_instead"]
     assert reason == ("suppressed by policy commercial_daily: 2 commercial offers in the last "
                       "24h (limit 2)")
     s = SCENARIOS["program_cooldown"]
-    reason = {c.action: c.reason for c in _decide(cat, s, 5 * H).candidates}["lc_auto_top_up"]
-    assert reason == ("suppressed by policy program_cooldown: lifecycle acted 5h ago, "
+    reason = {c.action: c.reason for c in _decide(cat, s, 5 * H).candidates}[
+        "up_package_instead"]
+    assert reason == ("suppressed by policy program_cooldown: upsell_cross_sell acted 5h ago, "
                       "once per 24h at most")
 
 
@@ -130,7 +133,9 @@ def test_the_quiet_period_holds_back_answers_too(cat) -> None:  # type: ignore[n
     lines = {c.action: c for c in d.candidates}
     assert lines["lc_stage_next_step"].status == "suppressed"
     assert "quiet_after_risk: bill_shock 5h ago" in lines["lc_stage_next_step"].reason
-    assert d.action.program == "loyalty"  # experience programs still answer
+    # Experience programs still answer: with no question about offers or the bill (loyalty's
+    # points), engagement's tips.
+    assert d.action.program == "engagement"
 
 
 def test_the_events_own_risk_moment_opens_the_quiet_period(cat) -> None:  # type: ignore

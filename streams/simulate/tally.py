@@ -1,0 +1,108 @@
+"""What one replay decided, summed as it goes: the pipeline's outputs and its decisions.
+
+`Tally` is the pipeline's Outputs (streams/emit.py) in a simulation, where the worker has its
+Kafka Emitter, and its `observe` hook sees each decision made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from typing import BinaryIO
+
+import orjson
+
+from rules import Catalogue, Decision, Event
+from rules.lookup import score
+
+_DAY_MS, _WEEK_MS = 86_400_000, 7 * 86_400_000
+_HELD = "suppressed by policy "
+_DETAIL = re.compile(r"'[^']*'|\"[^\"]*\"|\b\d+\b")
+
+
+def deadletter_reason(error: str) -> str:
+    """A dead letter's error without its particulars (values, positions): a reason to count.
+
+    "event: not JSON (unexpected character: line 1 column 1 (char 0))" -> "event: not JSON".
+    """
+    return _DETAIL.sub("…", error.split(" (", 1)[0])
+
+
+class Tally:
+    """Counts of one replay. `keep=True` also keeps, per decision in order, the event id,
+    customer, what was decided (the action id, or the outcome) and its expected value, for
+    comparing two catalogues over the same events."""
+
+    def __init__(self, catalogue: Catalogue, keep: bool = False,
+                 decisions: BinaryIO | None = None) -> None:
+        self.catalogue = catalogue
+        self.keep = keep
+        self.out = decisions  # every decision's JSON, one a line, as nba.decisions gets them
+        self.deadletters: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()
+        self.programs: Counter[str] = Counter()
+        self.channels: Counter[str] = Counter()
+        self.held: Counter[str] = Counter()  # candidates held back, per policy
+        self.customers: set[str] = set()
+        self.contacts: Counter[str] = Counter()  # actions per customer
+        self.per_day: Counter[tuple[str, int]] = Counter()
+        self.per_week: Counter[tuple[str, int]] = Counter()
+        self.expected_value = 0.0  # EUR, the chosen actions' scores summed
+        self._values: dict[tuple[str, str, str], float] = {}
+        self.event_ids: list[str] = []
+        self.customer_ids: list[str] = []
+        self.decided: list[str] = []
+        self.values: list[float] = []
+
+    # --- Outputs ----------------------------------------------------------------------
+    def decision(self, customer_id: str, body: bytes, channel: str | None) -> None:
+        # Counted by observe (a decision made); a repeat's stored one is the worker's count.
+        if self.out is not None:
+            self.out.write(body + b"\n")
+
+    def deadletter(self, key: bytes | None, body: bytes) -> None:
+        self.deadletters[deadletter_reason(str(orjson.loads(body).get("error", "?")))] += 1
+
+    def forward(self, topic: str, key: bytes, body: bytes, partition: int) -> None:
+        """Never called: a replay has no partitions to put a record on (the pipeline's
+        `events_partitions` stays 0)."""
+        raise AssertionError("a replay forwards nothing")
+
+    async def submit(self) -> asyncio.Future[list[object]]:
+        done: asyncio.Future[list[object]] = asyncio.get_running_loop().create_future()
+        done.set_result([])
+        return done
+
+    # --- the pipeline's observe hook --------------------------------------------------
+    def observe(self, event: Event, decision: Decision) -> None:
+        outcome = decision.outcome
+        self.outcomes[outcome] += 1
+        cust = event.customer_id
+        self.customers.add(cust)
+        if outcome == "action" or outcome == "suppressed":
+            for c in decision.candidates:
+                if c.status == "suppressed" and c.reason.startswith(_HELD):
+                    self.held[c.reason[len(_HELD):c.reason.index(":", len(_HELD))]] += 1
+        a = decision.action
+        value = 0.0
+        if a is not None:
+            self.programs[a.program] += 1
+            self.channels[a.channel] += 1
+            self.contacts[cust] += 1
+            at = decision.decided_ms
+            self.per_day[(cust, at // _DAY_MS)] += 1
+            self.per_week[(cust, at // _WEEK_MS)] += 1
+            key = (a.id, a.mot, event.product_line)
+            got = self._values.get(key)
+            if got is None:
+                got = self._values[key] = score(self.catalogue.actions[a.id],
+                                                self.catalogue.economics(a.mot,
+                                                                         event.product_line))
+            value = got
+            self.expected_value += value
+        if self.keep:
+            self.event_ids.append(event.event_id)
+            self.customer_ids.append(cust)
+            self.decided.append(outcome if a is None else a.id)
+            self.values.append(value)
