@@ -124,7 +124,11 @@ class Store:
         self.wanted_slots = settings.state_slots
         self.slots = settings.state_slots  # as recorded in Redis, once `open` has run
         self.dedupe_ttl_s = settings.dedupe_ttl_s
+        # Script name -> its SHA1 (fixed by the script's text); `_loaded` is whether Redis (every
+        # master of a cluster) holds them: a restart, a failover or SCRIPT FLUSH makes it False.
+        # The dict is only ever replaced whole: concurrent lanes read it while one reloads.
         self._sha: dict[str, str] = {}
+        self._loaded = False
         # Never gives up (retries=-1): the batch stays uncommitted until Redis is back.
         self._retry = Retry(ExponentialBackoff(cap=5.0, base=0.1), retries=-1,
                             supported_errors=cast(tuple[type[RedisError], ...], TRANSIENT))
@@ -146,15 +150,17 @@ class Store:
     def _failed(self, what: str) -> Callable[[Exception], Awaitable[None]]:
         async def failed(exc: Exception) -> None:
             if isinstance(exc, NoScriptError):
-                self._sha.clear()  # a restart, a failover or SCRIPT FLUSH: load them again
+                self._loaded = False  # a restart, a failover or SCRIPT FLUSH: load them again
             log.warning("redis %s failed (%s); retrying", what, exc)
 
         return failed
 
     async def _load(self) -> None:
         # Loaded once; a pipeline of EVALSHA then needs no SCRIPT EXISTS round trip per batch.
+        sha = {}
         for name in ("INGEST", "RECORD", "COUNTS", "INDEX", "JOIN"):
-            self._sha[name] = await self.redis.script_load(getattr(scripts, name))
+            sha[name] = await self.redis.script_load(getattr(scripts, name))
+        self._sha, self._loaded = sha, True
 
     async def _run(self, calls: list[_Call], what: str) -> list:
         """Run (script, tag, args) calls as one pipelined round trip, retried until Redis
@@ -163,7 +169,7 @@ class Store:
             return await self._run_cluster(calls, what)
 
         async def once() -> list:
-            if not self._sha:
+            if not self._loaded:
                 await self._load()
             pipe = self.redis.pipeline(transaction=False)
             for name, tag, args in calls:
@@ -182,7 +188,7 @@ class Store:
         backoff = ExponentialBackoff(cap=5.0, base=0.1)
         failures = 0
         while True:
-            if not self._sha:
+            if not self._loaded:
                 try:
                     await self._load()
                 except TRANSIENT as exc:
