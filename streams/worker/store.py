@@ -157,7 +157,7 @@ class Store:
 
     async def _load(self) -> None:
         # Loaded once; a pipeline of EVALSHA then needs no SCRIPT EXISTS round trip per batch.
-        sha = {}
+        sha: dict[str, str] = {}
         for name in ("INGEST", "RECORD", "COUNTS", "INDEX", "JOIN"):
             sha[name] = await self.redis.script_load(getattr(scripts, name))
         self._sha, self._loaded = sha, True
