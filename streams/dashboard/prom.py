@@ -56,6 +56,16 @@ class ArbiterCollector(Collector):
             channels.add_metric([c], n)
         yield programs
         yield channels
+        arms = CounterMetricFamily("arbiter_arm_decisions", "Decisions per experiment arm",
+                                   labels=["arm"])
+        arm_actions = CounterMetricFamily(
+            "arbiter_arm_actions", "Actions per experiment arm (control: would-be, not sent)",
+            labels=["arm"])
+        for a, n in sorted(s.arm_decisions.items()):
+            arms.add_metric([a], n)
+            arm_actions.add_metric([a], s.arm_actions.get(a, 0))
+        yield arms
+        yield arm_actions
 
     def _mots(self) -> Iterator[Metric]:
         count = GaugeMetricFamily("arbiter_mot_count", "MoTs counted over a rolling window "

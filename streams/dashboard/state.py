@@ -75,6 +75,9 @@ class DashboardState:
         self.outcomes: Counter[str] = Counter({o: 0 for o in OUTCOMES})
         self.programs: Counter[str] = Counter()
         self.channels: Counter[str] = Counter()
+        # Per experiment arm (champion, challenger, control): decisions and (would-be) actions.
+        self.arm_decisions: Counter[str] = Counter()
+        self.arm_actions: Counter[str] = Counter()
         self.mots: list[dict[str, object]] = []
         self.mots_ts = 0.0
         self.mots_from = ""  # the worker whose record gave the ranking
@@ -112,6 +115,10 @@ class DashboardState:
         self.outcomes.update(decisions)
         self.programs.update({str(k): int(_num(v)) for k, v in _dict(m.get("programs")).items()})
         self.channels.update({str(k): int(_num(v)) for k, v in _dict(m.get("channels")).items()})
+        for arm, figures in _dict(m.get("arms")).items():
+            f = _dict(figures)
+            self.arm_decisions[str(arm)] += int(_num(f.get("decisions")))
+            self.arm_actions[str(arm)] += int(_num(f.get("actions")))
         lat = {k: _num(latency.get(k)) for k in ("p50", "p95", "p99", "max")}
         self.workers[worker] = WorkerView(ts, interval, _num(events.get("per_s")), lat,
                                           str(m.get("rules_version") or ""))
@@ -201,6 +208,8 @@ class DashboardState:
             "decisions": dict(self.outcomes),
             "programs": dict(self.programs.most_common()),
             "channels": dict(self.channels.most_common()),
+            "arms": {a: {"decisions": n, "actions": self.arm_actions.get(a, 0)}
+                     for a, n in sorted(self.arm_decisions.items())},
             "mots": self.mots,
             "mots_from": {"worker": self.mots_from, "ts": self.mots_ts},
             "workers": {

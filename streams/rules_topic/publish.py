@@ -40,8 +40,11 @@ def _check_challenger(cat: Catalogue, known: dict[str, Published]) -> None:
 async def publish(settings: Settings, directory: str | Path | None, label: str) -> Published:
     """Validate the directory's catalogue completely, then write it as one record.
 
+    `directory` None: the settings' catalogue (ARBITER_RULES), else the bundled one.
     Raises CatalogueError (every problem; nothing written) or PublishError.
     """
+    if directory is None:
+        directory = settings.rules_dir
     cat = load_catalogue(directory)
     _check_challenger(cat, published(await topic.read_all(settings)))
     record = new(cat, read_files(directory), label, int(time.time() * 1000))

@@ -7,7 +7,9 @@ import time
 
 import orjson
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
+from streams.dashboard.prom import exposition, registry
 from streams.dashboard.server import build_app
 from streams.dashboard.state import DashboardState
 from streams.settings import Settings
@@ -21,6 +23,8 @@ def record(worker: str, ts_s: float, n: int = 10, action: int = 6) -> bytes:
                       "no_mot": 0},
         "latency_ms": {"p50": 4.0, "p95": 9.0, "p99": 12.0, "max": 20.0},
         "programs": {"retention": action}, "channels": {"sms": action},
+        "arms": {"champion": {"decisions": n - 3, "actions": action - 1},
+                 "control": {"decisions": 2, "actions": 1}},
         "mots": [{"mot": "cancellation", "product_line": "home", "rank": 1, "value": 5.0,
                   "risk": 9.0, "counts": {"5m": 1, "1h": 1, "24h": 1, "30d": 1}}],
     })
@@ -40,6 +44,14 @@ def test_records_add_up_and_a_redelivery_counts_once() -> None:
     # Records 5 s apart fall in two chart buckets: events in over each worker's interval.
     assert snap["series"]["events_per_s"] == [2.0, 4.0]
     assert snap["series"]["outcomes_per_s"]["action"] == [6 / 5, 10 / 5]
+    # Per experiment arm, summed over the workers' records (the redelivery once).
+    assert snap["arms"] == {"champion": {"decisions": 7 + 17, "actions": 5 + 9},
+                            "control": {"decisions": 4, "actions": 2}}
+    families = {f.name: f for f in text_string_to_metric_families(
+        exposition(registry(s)).decode())}
+    arms = {x.labels["arm"]: x.value for x in families["arbiter_arm_decisions"].samples
+            if x.name.endswith("_total")}
+    assert arms == {"champion": 24, "control": 4}
 
 
 def test_a_worker_unheard_for_three_intervals_is_silent() -> None:

@@ -22,9 +22,14 @@ Seen = dict[str, list[tuple[int, int, dict]]]  # topic -> (partition, offset, va
 
 def catalogue_dir(tmp: Path, name: str, lifecycle_priority: int | None = None,
                   experiments: str | None = None) -> Path:
-    """The bundled catalogue, copied, with lifecycle's priority (60) changed if asked."""
+    """The bundled catalogue, copied, with NBO ranking offers by program priority (these tests
+    are about priorities) and lifecycle's priority (60) changed if asked."""
     out = tmp / name
     shutil.copytree(BUNDLED, out)
+    settings = out / "settings.yaml"
+    text = settings.read_text()
+    assert text.count("  rank_by: value\n") == 1
+    settings.write_text(text.replace("  rank_by: value\n", "  rank_by: priority\n"))
     if lifecycle_priority is not None:
         p = out / "programs.yaml"
         text = p.read_text()

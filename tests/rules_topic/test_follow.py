@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiokafka import TopicPartition
 from harness import Worker, isolated, prepare
 from rules_kit import arbiter, catalogue_dir, decisions_of, drained, metrics, renewal, send
 
 from rules import Catalogue, load_catalogue
 from streams import kafka
+from streams.dashboard.state import epoch_s
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -36,11 +38,13 @@ class Running:
 async def running(stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running]:
     tmp = Path(tmp_path_factory.mktemp("follow"))
     base_settings = Settings.from_env().with_(kafka=stack.kafka, redis_url=stack.redis_url)
-    s = isolated(base_settings, metrics_interval=1.0, partitions=4)
+    base_dir = catalogue_dir(tmp, "base")
+    s = isolated(base_settings, metrics_interval=1.0, partitions=4, rules_dir=base_dir)
     await prepare(s)
     changed_dir = catalogue_dir(tmp, "changed", lifecycle_priority=10)
     worker = Worker(s, tmp).start()
-    yield Running(s, worker, load_catalogue(), load_catalogue(changed_dir), changed_dir, tmp)
+    yield Running(s, worker, load_catalogue(base_dir), load_catalogue(changed_dir), changed_dir,
+                  tmp)
     assert worker.stop() == 0, worker.log_tail()
 
 
@@ -57,7 +61,18 @@ async def until_version(s: Settings, version: str, worker: Worker) -> dict:
         d = (await decisions_of(s, [probe]))[probe["event_id"]]
         if d["rules_version"] == version:
             return d
-        assert time.monotonic() - published < SWITCH_S, (d, worker.log_tail())
+        assert time.monotonic() - published < SWITCH_S, (d["rules_version"], version,
+                                                          worker.log_tail())
+
+
+async def decided_some(s: Settings) -> bool:
+    consumer = kafka.consumer(s, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(s.topics.decisions, p) for p in range(s.partitions)]
+        return sum((await consumer.end_offsets(tps)).values()) > 0
+    finally:
+        await consumer.stop()
 
 
 async def test_a_publish_mid_stream_switches_between_batches(running: Running) -> None:
@@ -65,10 +80,14 @@ async def test_a_publish_mid_stream_switches_between_batches(running: Running) -
     pid = w.pid
     sent: list[tuple[float, dict]] = []
     published_at: list[float] = []
+    publish_wall: list[float] = []  # epoch s, when the publish command started
 
     async def stream(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        """Events for `seconds`, and on until SWITCH_S + 4 s past the publish (at most 90 s)."""
+        start = time.monotonic()
+        while time.monotonic() < start + 90 and (
+                time.monotonic() < start + seconds
+                or not published_at or time.monotonic() < published_at[0] + SWITCH_S + 4.0):
             batch = [renewal() for _ in range(20)]
             await send(s, batch)
             now = time.monotonic()
@@ -76,7 +95,11 @@ async def test_a_publish_mid_stream_switches_between_batches(running: Running) -
             await asyncio.sleep(0.1)
 
     async def publish_later() -> None:
+        # Mid-stream by construction: once the worker has decided part of the stream.
         await asyncio.sleep(3.0)
+        while not await decided_some(s):
+            await asyncio.sleep(0.2)
+        publish_wall.append(time.time())
         done = await asyncio.to_thread(arbiter, s, "rules", "publish", str(running.changed_dir),
                                        "--label", "lifecycle below converged")
         assert done.returncode == 0, done.stderr
@@ -102,8 +125,11 @@ async def test_a_publish_mid_stream_switches_between_batches(running: Running) -
     late = [e for t, e in sent if t > published_at[0] + SWITCH_S]
     assert late, "the stream ran past the switch bound"
     assert {by_id[e["event_id"]]["rules_version"] for e in late} == {changed.version}
-    early = [e for t, e in sent if t < published_at[0] - 1.0]
-    assert {by_id[e["event_id"]]["rules_version"] for e in early} == {base.version}
+    # Decided before the publish began (by the decision's own time, whatever the worker's lag):
+    # the catalogue it had.
+    early = [d for d in by_id.values() if epoch_s(d["decided_ts"]) < publish_wall[0]]
+    assert early, "the stream was decided from before the publish"
+    assert {d["rules_version"] for d in early} == {base.version}
     assert w.running and w.pid == pid, "no restart"
     record = await metrics(s, lambda r: r["rules"]["versions"].get("champion") == changed.version)
     assert record["rules_version"] == changed.version and record["rules"]["rejected"] == 0

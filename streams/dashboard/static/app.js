@@ -110,6 +110,11 @@ function render(s) {
   renderMots(s);
   renderBars("programs", s.programs);
   renderBars("channels", s.channels);
+  const arms = {};
+  for (const [arm, f] of Object.entries(s.arms || {})) {
+    arms[`${arm} (${f.actions} actions)`] = f.decisions;
+  }
+  renderBars("arms", arms);
   renderWorkers(s);
   renderDeadletters(s);
   renderCharts(s);
