@@ -23,6 +23,9 @@ COMPILED = [
     "streams/worker/pipeline.py",
     "streams/worker/stats.py",
     "streams/worker/store.py",
+    # The simulation's per-event state and tallies (the pipeline's other half there).
+    "streams/simulate/memory.py",
+    "streams/simulate/tally.py",
 ]
 
 if os.environ.get("ARBITER_PURE_PYTHON", "0") != "0":

@@ -8,7 +8,7 @@ is the event time: a key set at t with a TTL of s seconds is gone from t + s on,
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 
 from streams.worker import layout
@@ -27,11 +27,16 @@ _MINUTE_TTL_S, _HOUR_TTL_S, _DAY_TTL_S = 7200, 93600, 2764800
 _APPEND, _REWRITE = 1, 2  # rules.history's modes
 
 
+class _Bucket:
+    """One MoT bucket counter hash of a slot: "mot|line" -> count, and when it expires (ms)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.expires = 0
+
+
 class _Part:
     """One state slot's keys (what the hash tag `{nba:cN}` groups in Redis)."""
-
-    __slots__ = ("buckets", "event_expiry", "events", "expiring", "histories",
-                 "history_expiry")
 
     def __init__(self) -> None:
         # Values in dicts of atomic values only: the collector does not track such dicts,
@@ -41,16 +46,20 @@ class _Part:
         self.expiring: deque[tuple[int, str]] = deque()  # (expires ms, event id), in order
         self.histories: dict[str, bytes] = {}  # customer -> the stored history
         self.history_expiry: dict[str, int] = {}
-        # "m"|"h"|"d" -> bucket -> [Counter of "mot|line", expires ms], oldest bucket first
-        self.buckets: dict[str, dict[int, list[object]]] = {"m": {}, "h": {}, "d": {}}
+        # minute, hour and day buckets: bucket number -> its counter, oldest bucket first
+        self.minutes: dict[int, _Bucket] = {}
+        self.hours: dict[int, _Bucket] = {}
+        self.days: dict[int, _Bucket] = {}
 
 
 class MemoryStore:
     """A StateStore (streams/store.py) in one process's memory.
 
     `clock()` is seconds since the epoch, as the pipeline's clock: the simulation passes the
-    event time of the batch in hand. `totals` counts every MoT field ever ingested (the whole
-    replay), which no Redis window keeps.
+    event time of the batch in hand. `when` (event_id -> epoch ms), filled by the replay for
+    the call in hand, overrides that time per event: one call then holds several slices of
+    the replay, each at its own time (streams/simulate/run.py). `totals` counts every MoT
+    field ever ingested (the whole replay), which no Redis window keeps.
     """
 
     prefix = "simulate"
@@ -61,7 +70,8 @@ class MemoryStore:
         self.clock = clock
         self.slots = slots
         self.parts: dict[int, _Part] = {}
-        self.totals: Counter[str] = Counter()
+        self.totals: dict[str, int] = {}
+        self.when: dict[str, int] = {}
 
     def slot(self, customer_id: str) -> int:
         return layout.slot_of(customer_id, self.slots)
@@ -91,57 +101,68 @@ class MemoryStore:
     async def ingest(
         self, groups: dict[int, list[IngestItem]], now_ms: int
     ) -> dict[int, list[Ingested]]:
-        minute, hour, day = buckets(now_ms)
         ttl = self.dedupe_ttl_ms
+        when = self.when
         out: dict[int, list[Ingested]] = {}
         for p, items in groups.items():
-            bumped: dict[int, Counter[str]] = {}
+            bumped: dict[int, dict[str, int]] = {}
+            at = -1  # the time of the bumps in `bumped`
             replies: list[Ingested] = []
             for eid, cust, fields, slot in items:
+                now = when.get(eid, now_ms)
+                if now != at:
+                    if bumped:
+                        self._bump(bumped, at)
+                        bumped = {}
+                    at = now
                 part = self._part(slot)
-                self._expire(part, now_ms)
+                self._expire(part, now)
                 events, expiry, expiring = part.events, part.event_expiry, part.expiring
                 e = expiry.get(eid)
-                if e is None or e <= now_ms:  # SET NX EX
+                if e is None or e <= now:  # SET NX EX
                     events[eid] = b""
-                    expiry[eid] = now_ms + ttl
-                    expiring.append((now_ms + ttl, eid))
+                    expiry[eid] = now + ttl
+                    expiring.append((now + ttl, eid))
                     if fields:
                         bumps = bumped.get(slot)
                         if bumps is None:
-                            bumps = bumped[slot] = Counter()
+                            bumps = bumped[slot] = {}
                         for f in fields:
-                            bumps[f] += 1
-                    replies.append(Ingested(FIRST, _history(part, cust, now_ms), None))
+                            bumps[f] = bumps.get(f, 0) + 1
+                    replies.append(Ingested(FIRST, _history(part, cust, now), None))
                 else:
                     stored = events[eid]
                     if stored:
                         replies.append(Ingested(REPEAT, b"", stored))
                     else:
-                        replies.append(Ingested(RETRY, _history(part, cust, now_ms), None))
-            for slot, bumps in bumped.items():
-                part = self.parts[slot]
-                self.totals.update(bumps)
-                for kind, bucket, life in (("m", minute, _MINUTE_TTL_S), ("h", hour, _HOUR_TTL_S),
-                                           ("d", day, _DAY_TTL_S)):
-                    held = part.buckets[kind]
-                    got = held.get(bucket)
-                    if got is None or got[1] <= now_ms:  # type: ignore[operator]
-                        _drop_expired(held, now_ms)  # a new bucket: older ones may be gone
-                        got = held[bucket] = [Counter(), 0]
-                    got[0].update(bumps)  # type: ignore[attr-defined]
-                    got[1] = now_ms + life * 1000
+                        replies.append(Ingested(RETRY, _history(part, cust, now), None))
+            if bumped:
+                self._bump(bumped, at)
             out[p] = replies
         return out
+
+    def _bump(self, bumped: dict[int, dict[str, int]], now_ms: int) -> None:
+        """Add each slot's bumps to the minute, hour and day buckets of `now_ms`."""
+        minute, hour, day = buckets(now_ms)
+        totals = self.totals
+        for slot, bumps in bumped.items():
+            part = self.parts[slot]
+            for f, n in bumps.items():
+                totals[f] = totals.get(f, 0) + n
+            _add(part.minutes, minute, now_ms, _MINUTE_TTL_S * 1000, bumps)
+            _add(part.hours, hour, now_ms, _HOUR_TTL_S * 1000, bumps)
+            _add(part.days, day, now_ms, _DAY_TTL_S * 1000, bumps)
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
                      index: dict[str, list[list[str]]] | None = None) -> None:
         """As RECORD; `index` (the responses' join, which a replay has no responses for) is
         not kept."""
-        now = self._now_ms()
+        batch_now = self._now_ms()
         ttl = self.dedupe_ttl_ms
+        when = self.when
         for items in groups.values():
             for it in items:
+                now = when.get(it.event_id, batch_now)
                 part = self._part(it.slot)
                 events, expiry, expiring = part.events, part.event_expiry, part.expiring
                 histories, kept = part.histories, part.history_expiry
@@ -163,34 +184,48 @@ class MemoryStore:
         minute, hour, day = buckets(now_ms)
         totals: dict[str, list[int]] = {}
 
-        def add(part: _Part, key: tuple[str, int], slots: tuple[int, ...]) -> None:
-            got = part.buckets[key[0]].get(key[1])
-            if got is None or got[1] <= now_ms:  # type: ignore[operator]
-                return
-            for f, n in got[0].items():  # type: ignore[attr-defined]
-                t = totals.setdefault(f, [0, 0, 0, 0])
-                for k in slots:
-                    t[k] += n
-
         for part in self.parts.values():
             for m in range(minute - 59, minute + 1):
-                add(part, ("m", m), (0, 1) if m > minute - 5 else (1,))
+                _sum(totals, part.minutes.get(m), now_ms, (0, 1) if m > minute - 5 else (1,))
             for h in range(hour - 23, hour + 1):
-                add(part, ("h", h), (2,))
+                _sum(totals, part.hours.get(h), now_ms, (2,))
             for d in range(day - 29, day + 1):
-                add(part, ("d", d), (3,))
+                _sum(totals, part.days.get(d), now_ms, (3,))
         return totals
 
     async def close(self) -> None:
         self.parts.clear()
 
 
-def _drop_expired(held: dict[int, list[object]], now: int) -> None:
+def _add(held: dict[int, _Bucket], bucket: int, now: int, life_ms: int,
+         bumps: dict[str, int]) -> None:
+    """HINCRBY each field of one bucket, then EXPIRE it `life_ms` from `now`."""
+    got = held.get(bucket)
+    if got is None or got.expires <= now:
+        _drop_expired(held, now)  # a new bucket: older ones may be gone
+        got = held[bucket] = _Bucket()
+    counts = got.counts
+    for f, n in bumps.items():
+        counts[f] = counts.get(f, 0) + n
+    got.expires = now + life_ms
+
+
+def _sum(totals: dict[str, list[int]], got: _Bucket | None, now: int,
+         slots: tuple[int, ...]) -> None:
+    if got is None or got.expires <= now:
+        return
+    for f, n in got.counts.items():
+        t = totals.setdefault(f, [0, 0, 0, 0])
+        for k in slots:
+            t[k] += n
+
+
+def _drop_expired(held: dict[int, _Bucket], now: int) -> None:
     """Drop the oldest buckets while expired: buckets are created in time order, and each
     one's expiry only moves later, so the expired ones are at the front."""
     while held:
         bucket = next(iter(held))
-        if held[bucket][1] > now:  # type: ignore[operator]
+        if held[bucket].expires > now:
             return
         del held[bucket]
 

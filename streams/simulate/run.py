@@ -1,10 +1,20 @@
 """One replay: the worker's Pipeline over the events, with the state in memory and the event
 time as the clock.
 
-Events go to the pipeline in batches of at most BATCH that never straddle a minute of event
-time, so the MoT counters land in the minute, hour and day buckets of their own events; each
-event is arbitrated at its own ts (Pipeline's event_time). One partition holds all state, as
-a worker whose topic has one partition.
+The replay's clock steps by *slices*: at most BATCH events that never straddle a minute of
+event time, each slice's state read and written at the time of its first event, so the MoT
+counters land in the minute, hour and day buckets of their own events; each event is
+arbitrated at its own ts (Pipeline's event_time). One partition holds all state, as a worker
+whose topic has one partition.
+
+A minute holds few events (a million over a month: about 23), so one pipeline call per slice
+would spend most of the time on the call itself. Consecutive slices therefore go to the
+pipeline in one call (at most BATCH events) when none of them shares a customer or an
+event_id with another: no state is then read by one slice and written by another, so the
+call decides exactly as the slices one after another would. The memory store reads each
+event's slice time from `MemoryStore.when`. A slice with an event_id twice (the pipeline
+re-emits such copies at the end of its call) ends its call, so the decisions come out in the
+same order too.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from tqdm import tqdm
@@ -45,9 +55,10 @@ class Replay:
 
 def replay(catalogue: Catalogue, events: Events, *, keep: bool = False,
            dedupe_ttl_s: int = 86_400, label: str = "",
-           decisions: BinaryIO | None = None) -> Replay:
+           decisions: BinaryIO | None = None, merge: bool = True) -> Replay:
     """Decide every event; `keep` keeps each decision (see Tally) for a comparison;
-    `decisions` gets each decision's JSON, one a line."""
+    `decisions` gets each decision's JSON, one a line; `merge=False`: one pipeline call per
+    slice (slower, the same decisions: tests/simulate/test_calls.py compares the two)."""
     now = [0.0]
 
     def clock() -> float:
@@ -62,7 +73,7 @@ def replay(catalogue: Catalogue, events: Events, *, keep: bool = False,
     settle_collector()  # as the worker: full collections walking the memos cost more than deciding
     start, cpu = time.perf_counter(), time.process_time()
     try:
-        asyncio.run(_run(pipeline, events, now, label))
+        asyncio.run(_run(pipeline, store, events, now, label, merge))
     finally:
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         gc.unfreeze()
@@ -70,25 +81,59 @@ def replay(catalogue: Catalogue, events: Events, *, keep: bool = False,
     return Replay(catalogue, tally, stats, store, seconds, cpu)
 
 
-async def _run(pipeline: Pipeline, events: Events, now: list[float], label: str) -> None:
+async def _run(pipeline: Pipeline, store: MemoryStore, events: Events, now: list[float],
+               label: str, merge: bool) -> None:
     values, times, offsets, topic = events.values, events.times, events.offsets, events.name
     n = len(values)
     bar = tqdm(total=n, unit="ev", unit_scale=True, desc=label or "simulate", leave=False,
                disable=True if n < PROGRESS_FROM else None)
     submit: Callable = pipeline.submit  # type: ignore[type-arg]
+    when = store.when
     try:
-        at = 0
+        for start, end in calls(events, when, merge):
+            now[0] = (times[start] + 0.5) / 1000  # read back as times[start] ms
+            batch = [Record(topic, 0, offsets[i], None, values[i], times[i])
+                     for i in range(start, end)]
+            await (await submit(batch))
+            when.clear()
+            bar.update(end - start)
+    finally:
+        bar.close()
+
+
+def calls(events: Events, when: dict[str, int], merge: bool = True
+          ) -> Iterator[tuple[int, int]]:
+    """The pipeline calls of a replay, as (start, end) positions in `events`, in order; before
+    yielding one, fills `when` with each of its event_ids' slice time (epoch ms). `merge=False`:
+    one call per slice."""
+    times, ids, customers = events.times, events.ids, events.customers
+    n = len(times)
+    at = 0
+    while at < n:
+        start = at
+        seen_ids: set[str | None] = set()
+        seen_customers: set[str | None] = set()
         while at < n:
+            # The next slice: [at, end).
             minute = times[at] // 60_000
             end = at + 1
             stop = min(n, at + BATCH)
             while end < stop and times[end] // 60_000 == minute:
                 end += 1
-            now[0] = (times[at] + 0.5) / 1000  # the batch's clock, read back as times[at] ms
-            batch = [Record(topic, 0, offsets[i], None, values[i], times[i])
-                     for i in range(at, end)]
-            await (await submit(batch))
-            bar.update(end - at)
+            if at > start:
+                if end - start > BATCH:
+                    break
+                # None (unreadable) is a dead letter: it touches no state.
+                if any(c is not None and c in seen_customers for c in customers[at:end]) or \
+                        any(e is not None and e in seen_ids for e in ids[at:end]):
+                    break
+            t = times[at]
+            slice_ids = ids[at:end]
+            for e in slice_ids:
+                when[e] = t  # type: ignore[index]  # None keys are never looked up
+            seen_customers.update(customers[at:end])
+            seen_ids.update(slice_ids)
             at = end
-    finally:
-        bar.close()
+            if not merge or len(set(slice_ids)) < len(slice_ids):
+                break  # copies of an event_id in this slice: see the module's docstring
+        yield start, at

@@ -24,26 +24,40 @@ class SourceError(Exception):
 
 
 class Events:
-    """The values to replay in event-time order, with each one's time (epoch ms) and its
-    position in the input (the dead letters' `offset`)."""
+    """The values to replay in event-time order, with each one's time (epoch ms), its
+    position in the input (the dead letters' `offset`), and its event_id and customer_id
+    (None when unreadable: such a record is a dead letter), which tell the replay which
+    events may share a call to the pipeline (streams/simulate/run.py)."""
 
-    def __init__(self, name: str, values: list[bytes], times: list[int]) -> None:
+    def __init__(self, name: str, values: list[bytes], times: list[int],
+                 ids: list[str | None], customers: list[str | None]) -> None:
         self.name = name  # the dead letters' `topic`: the file, "-" or "synthetic"
         order = sorted(range(len(values)), key=times.__getitem__)  # stable: ties keep order
         self.values = [values[i] for i in order]
         self.times = [times[i] for i in order]
+        self.ids = [ids[i] for i in order]
+        self.customers = [customers[i] for i in order]
         self.offsets = order
 
     def __len__(self) -> int:
         return len(self.values)
 
 
-def _time_of(value: bytes) -> int | None:
+def _read(value: bytes) -> tuple[int | None, str | None, str | None]:
+    """(ts ms, event_id, customer_id), each None when it cannot be read."""
     try:
         obj = orjson.loads(value)
-        return parse_ts(obj["ts"]) if type(obj) is dict and "ts" in obj else None
-    except (orjson.JSONDecodeError, InvalidEvent):
-        return None
+    except orjson.JSONDecodeError:
+        return None, None, None
+    if type(obj) is not dict:
+        return None, None, None
+    eid, cust = obj.get("event_id"), obj.get("customer_id")
+    eid = eid if type(eid) is str else None
+    cust = cust if type(cust) is str else None
+    try:
+        return (parse_ts(obj["ts"]) if "ts" in obj else None), eid, cust
+    except InvalidEvent:
+        return None, eid, cust
 
 
 def from_lines(name: str, lines: Iterable[bytes]) -> Events:
@@ -51,17 +65,21 @@ def from_lines(name: str, lines: Iterable[bytes]) -> Events:
     letter) keeps its place after the line before it."""
     values: list[bytes] = []
     times: list[int] = []
+    ids: list[str | None] = []
+    customers: list[str | None] = []
     last = 0
     for line in lines:
         value = line.rstrip(b"\r\n")
         if not value.strip():
             continue
-        ts = _time_of(value)
+        ts, eid, cust = _read(value)
         if ts is not None:
             last = ts
         values.append(value)
         times.append(last)
-    return Events(name, values, times)
+        ids.append(eid)
+        customers.append(cust)
+    return Events(name, values, times, ids, customers)
 
 
 def from_path(path: str) -> Events:
@@ -84,10 +102,14 @@ def from_synthetic(count: int, days: float, seed: int, customers: int) -> Events
     dumps = orjson.dumps
     values: list[bytes] = []
     times: list[int] = []
+    ids: list[str | None] = []
+    owners: list[str | None] = []
     for ev in synthetic.events(count, seed=seed, customers=pop, start_ms=SYNTHETIC_START_MS,
                                step_ms=step):
         # A copy of exactly its size: orjson's bytes keep the allocation they were built in
         # (about 4 KiB whatever their length), 20 times what a million events need.
         values.append(bytes(memoryview(dumps(ev))))
         times.append(parse_ts(ev["ts"]))
-    return Events("synthetic", values, times)
+        ids.append(str(ev["event_id"]))
+        owners.append(str(ev["customer_id"]))
+    return Events("synthetic", values, times, ids, owners)

@@ -1,0 +1,67 @@
+"""A replay's pipeline calls hold several slices of event time (streams/simulate/run.py): they
+decide exactly as one call per slice, byte for byte, in the same order."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+
+import orjson
+
+from rules import load_catalogue
+from streams import synthetic
+from streams.simulate.run import Replay, calls, replay
+from streams.simulate.source import Events, from_lines
+
+T0 = 1_735_689_600_000  # 2025-01-01T00:00Z
+
+
+def _stream() -> list[bytes]:
+    """Two days of a small base (customers come back within minutes: histories, policies),
+    with copies of events (next to the first, minutes and more than a day later: the dedupe
+    and its TTL) and unreadable lines."""
+    pop = synthetic.Population(300, seed=3)
+    evs = list(synthetic.events(4000, seed=3, customers=pop, start_ms=T0, step_ms=45_000.0))
+    rng = random.Random(7)
+    lines = [orjson.dumps(e) for e in evs]
+    out: list[bytes] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        r = rng.random()
+        if r < 0.01:
+            out.append(line)  # a retried send, next to the first
+        elif r < 0.02:
+            out.append(b'{"not": "an event"')
+        elif r < 0.03 and i >= 5:
+            out.append(lines[i - 5])  # an earlier event again, its ts a few minutes back
+    for line in lines[:100]:  # again, more than a day later than the first copies
+        ev = orjson.loads(line)
+        ev["ts"] = T0 + 30 * 3_600_000
+        out.append(orjson.dumps(ev))
+    return out
+
+
+def _run(events: Events, merge: bool) -> tuple[Replay, bytes]:
+    buf = io.BytesIO()
+    r = replay(load_catalogue(), events, keep=True, decisions=buf, merge=merge)
+    return r, buf.getvalue()
+
+
+def test_merged_calls_decide_as_one_call_per_slice() -> None:
+    events = from_lines("stream", _stream())
+    merged, merged_out = _run(events, True)
+    sliced, sliced_out = _run(events, False)
+    n_merged = sum(1 for _ in calls(events, {}))
+    n_sliced = sum(1 for _ in calls(events, {}, merge=False))
+    assert n_merged < n_sliced / 3  # the case the merging is for: calls hold several slices
+    assert merged.stats.duplicates > 0 and merged.stats.deadletter > 0
+    assert merged_out == sliced_out
+    assert merged_out.count(b"\n") == merged.stats.events_in - merged.stats.deadletter
+    a, b = merged.tally, sliced.tally
+    assert (a.event_ids, a.decided, a.values) == (b.event_ids, b.decided, b.values)
+    assert (a.outcomes, a.held, a.contacts, a.deadletters) == (b.outcomes, b.held, b.contacts,
+                                                               b.deadletters)
+    assert merged.store.totals == sliced.store.totals
+    for at in (T0 + 20 * 3_600_000, max(events.times)):  # the MoT windows, as COUNTS reads them
+        assert asyncio.run(merged.store.counts(at)) == asyncio.run(sliced.store.counts(at))
