@@ -20,6 +20,7 @@ from redis.exceptions import (
     BusyLoadingError,
     ClusterError,
     NoScriptError,
+    OutOfMemoryError,
     RedisClusterException,
     RedisError,
     TryAgainError,
@@ -38,10 +39,12 @@ _Call = tuple[str, str, list[EncodableT]]  # script name, hash tag, ARGV
 # Redis being away or busy is weather: wait and try again, never drop the batch. OSError too:
 # a socket error redis-py has not wrapped (its annotation asks for RedisError types only).
 # On a Redis Cluster, a failover is weather too: the shard is down (CLUSTERDOWN, MASTERDOWN,
-# a slot without a master for a moment) until a replica takes over.
+# a slot without a master for a moment) until a replica takes over. A Redis at its maxmemory
+# with noeviction (OOM) refuses a script at its first write, before it changed anything: weather
+# until memory is freed.
 TRANSIENT = (
     NoScriptError, RedisConnectionError, RedisTimeoutError, BusyLoadingError, TryAgainError,
-    ClusterError, RedisClusterException, OSError,
+    ClusterError, RedisClusterException, OutOfMemoryError, OSError,
 )
 
 FIRST, REPEAT, RETRY = 1, 2, 3  # INGEST's reply kinds
@@ -153,8 +156,11 @@ class Store:
 
     async def _load(self) -> None:
         # Loaded once; a pipeline of EVALSHA then needs no SCRIPT EXISTS round trip per batch.
-        for name in ("INGEST", "RECORD", "COUNTS", "INDEX", "JOIN"):
-            self._sha[name] = await self.redis.script_load(getattr(scripts, name))
+        # Filled aside and swapped in whole: a lane that finds `_sha` set while another lane is
+        # still loading after a SCRIPT FLUSH must not see it half full (a KeyError crashed it).
+        shas = {name: await self.redis.script_load(getattr(scripts, name))
+                for name in ("INGEST", "RECORD", "COUNTS", "INDEX", "JOIN")}
+        self._sha = shas
 
     async def _run(self, calls: list[_Call], what: str) -> list:
         """Run (script, tag, args) calls as one pipelined round trip, retried until Redis
