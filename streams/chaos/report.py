@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from streams.chaos.run import Outcome, Timings
 
 COLUMNS = ("scenario", "sent", "decided", "twice same id", "twice diff ids", "lost",
-           "count errors", "longest stall s", "recover s", "ok")
+           "count errors", "longest stall s", "recover s", "restarts", "ok")
 
 
 def _row(o: Outcome) -> tuple[str, ...]:
@@ -16,7 +16,7 @@ def _row(o: Outcome) -> tuple[str, ...]:
     recover = "-" if o.recover_s is None else f"{o.recover_s:.1f}"
     return (o.scenario, f"{a.sent:,}", f"{a.decided:,}", f"{a.repeated_same:,}",
             f"{a.repeated_different}", f"{a.lost}", counts, f"{o.longest_stall_s:.1f}",
-            recover, "yes" if o.ok() else "NO")
+            recover, f"{o.restarts}", "yes" if o.ok() else "NO")
 
 
 def table(outcomes: Sequence[Outcome], t: Timings) -> str:

@@ -67,7 +67,10 @@ class Context:
     faults: list[tuple[float, float]] = field(default_factory=list)  # wall-clock s: start, end
     notes: list[str] = field(default_factory=list)
     counts_reset: bool = False
-    crashes: int = 0  # worker exits nobody asked for (restarted, as a supervisor would)
+    # Worker exits nobody asked for (restarted, as a supervisor would): reported, not failed,
+    # since the successor re-reads what was not committed and the audit judges the result.
+    restarts: int = 0
+    crashes: int = 0  # stops asked for (SIGTERM) that did not exit 0
     expected_exit: bool = False  # set while a fault kills or stops the main worker
 
     def new_worker(self, name: str) -> WorkerProcess:
@@ -99,7 +102,8 @@ class Outcome:
     longest_stall_s: float
     recover_s: float | None  # the slowest recovery over the scenario's faults
     faults: int
-    crashes: int
+    restarts: int  # the worker exited on its own and was started again
+    crashes: int  # SIGTERMs (a rebalance's leaver, the final stop) not answered by exit 0
     counts_reset: bool  # Redis lost its data on purpose: the counts are not checked
     notes: tuple[str, ...]
     seconds: float
@@ -114,7 +118,8 @@ class Outcome:
         return {"scenario": self.scenario, "ok": self.ok(), **self.audit.as_dict(),
                 "count_errors": None if self.counts_reset else self.audit.count_errors,
                 "counts_reset": self.counts_reset, "longest_stall_s": self.longest_stall_s,
-                "recover_s": self.recover_s, "faults": self.faults, "crashes": self.crashes,
+                "recover_s": self.recover_s, "faults": self.faults, "restarts": self.restarts,
+                "crashes": self.crashes,
                 "notes": list(self.notes), "seconds": round(self.seconds, 1)}
 
 
@@ -188,10 +193,10 @@ async def supervise(ctx: Context) -> None:
         await asyncio.sleep(0.5)
         w = ctx.workers[0]
         if not w.running and not ctx.expected_exit:
-            ctx.crashes += 1
-            ctx.notes.append(f"worker exited {w.returncode} on its own: "
+            ctx.restarts += 1
+            ctx.notes.append(f"worker exited {w.returncode} on its own (restarted): "
                              f"{w.log_tail(3).replace(chr(10), ' | ')[-300:]}")
-            ctx.workers[0] = ctx.new_worker(f"restart{ctx.crashes}")
+            ctx.workers[0] = ctx.new_worker(f"restart{ctx.restarts}")
 
 
 async def decision_times(settings: Settings) -> list[int]:
@@ -260,10 +265,11 @@ async def run_scenario(name: str, fault: Fault, base: Settings, workdir: Path,
         for w in ctx.workers:
             code = w.stop()
             if code not in (0, None):
+                ctx.crashes += 1
                 ctx.notes.append(f"a worker exited {code} on SIGTERM")
         stall, recover = stall_and_recovery(await decision_times(s), ctx.faults)
         return Outcome(scenario=name, audit=result, longest_stall_s=stall, recover_s=recover,
-                       faults=len(ctx.faults), crashes=ctx.crashes,
+                       faults=len(ctx.faults), restarts=ctx.restarts, crashes=ctx.crashes,
                        counts_reset=ctx.counts_reset, notes=tuple(ctx.notes),
                        seconds=time.monotonic() - began)
     finally:

@@ -85,5 +85,7 @@ async def test_kafka_restart_last(stack, tmp_path: Path) -> None:
     assert stack.local, "the broker restart needs the local stack (arbiter stack up)"
     out = await _run(stack, tmp_path, "kafka_restart")
     assert out.audit.count_errors == 0
+    # A broker away past the producer's delivery timeout may end the worker (exit 1, nothing
+    # committed); restarted, it re-reads: the audit above holds either way.
     now = control.status()
     assert now.kafka.up and stack.kafka == f"127.0.0.1:{now.kafka.port}"
