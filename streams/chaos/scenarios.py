@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from streams import kafka
 from streams.chaos.private_redis import ChaosError
 from streams.chaos.run import Context, Fault
 from streams.stack import control
@@ -125,14 +126,35 @@ async def rebalance(ctx: Context) -> None:
         await ctx.at_share((2 * k + 1) / (2 * n + 1))
         start = time.time()
         second = ctx.new_worker(f"second{k + 1}")
-        # Stay for a slice of the stream (at least long enough to start and join).
-        await asyncio.sleep(max(5.0, ctx.timings.stream_s / (2 * n + 1)))
+        # Leave only once it is at work (its first metrics record is out: it has started and
+        # joined), then after a slice of the stream; a SIGTERM while Python is still importing
+        # would prove nothing.
+        if not await _metrics_from(ctx, second.pid, timeout_s=120.0):
+            ctx.notes.append(f"the second worker {k + 1} published no metrics within 120 s")
+        await asyncio.sleep(ctx.timings.stream_s / (2 * n + 1))
         code = await asyncio.to_thread(second.stop)
         ctx.faults.append((start, time.time()))
         if code != 0:
             ctx.crashes += 1
             ctx.notes.append(f"the second worker exited {code} on SIGTERM: "
                              f"{second.log_tail(3)[-300:]}")
+
+
+async def _metrics_from(ctx: Context, pid: int, timeout_s: float) -> bool:
+    """Wait until a metrics record keyed by the worker of this pid (host-pid) is out."""
+    s = ctx.settings
+    consumer = kafka.consumer(s, s.topics.metrics, group_id=None)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            got = await consumer.getmany(timeout_ms=500)
+            for msgs in got.values():
+                if any(m.key is not None and m.key.endswith(f"-{pid}".encode()) for m in msgs):
+                    return True
+        return False
+    finally:
+        await consumer.stop()
 
 
 async def redis_full(ctx: Context) -> None:
