@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("explain", "a decision explained (--customer ID: a customer's latest)"),
     "simulate": ("simulate", "replay events without servers, event time as the clock "
                  "(--against DIR2: compare two catalogues)"),
+    "chaos": ("chaos", "fault injection on the local stack, each scenario audited"),
 }
 
 

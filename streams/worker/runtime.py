@@ -137,8 +137,14 @@ class Runtime:
         name = active.experiment.name if active and active.experiment else NO_EXPERIMENT
         record["experiment"] = report(name, await responses.counts(self.store, name))
         # Its own send, not the emitter's batches, which belong to the batch in flight.
-        await self.producer.send_and_wait(self.settings.topics.metrics, orjson.dumps(record),
-                                          key=self.settings.worker_name.encode())
+        try:
+            await self.producer.send_and_wait(self.settings.topics.metrics, orjson.dumps(record),
+                                              key=self.settings.worker_name.encode())
+        except KafkaError as exc:
+            # A record of figures is not worth the worker: a broker away skips one (it crashed
+            # the app when the broker came back without leaders for a moment).
+            log.warning("metrics record not sent (%s); the next one follows", exc)
+            return None
         return record
 
     async def stop(self) -> None:

@@ -20,6 +20,7 @@ from redis.exceptions import (
     BusyLoadingError,
     ClusterError,
     NoScriptError,
+    OutOfMemoryError,
     RedisClusterException,
     RedisError,
     TryAgainError,
@@ -38,10 +39,12 @@ _Call = tuple[str, str, list[EncodableT]]  # script name, hash tag, ARGV
 # Redis being away or busy is weather: wait and try again, never drop the batch. OSError too:
 # a socket error redis-py has not wrapped (its annotation asks for RedisError types only).
 # On a Redis Cluster, a failover is weather too: the shard is down (CLUSTERDOWN, MASTERDOWN,
-# a slot without a master for a moment) until a replica takes over.
+# a slot without a master for a moment) until a replica takes over. A Redis at its maxmemory
+# with noeviction (OOM) refuses a script at its first write, before it changed anything: weather
+# until memory is freed.
 TRANSIENT = (
     NoScriptError, RedisConnectionError, RedisTimeoutError, BusyLoadingError, TryAgainError,
-    ClusterError, RedisClusterException, OSError,
+    ClusterError, RedisClusterException, OutOfMemoryError, OSError,
 )
 
 FIRST, REPEAT, RETRY = 1, 2, 3  # INGEST's reply kinds

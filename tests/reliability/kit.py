@@ -6,10 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from aiokafka import TopicPartition
@@ -17,6 +15,9 @@ from harness import Worker
 
 from streams import kafka
 from streams.chaos.audit import partitions
+from streams.chaos.private_redis import PrivateRedis
+
+__all__ = ["EnvWorker", "PrivateRedis", "committed", "ends", "kcat_produce"]
 from streams.settings import Settings
 
 
@@ -91,54 +92,3 @@ def kcat_produce(bootstrap: str, topic: str, lines: list[bytes], codec: str) -> 
     assert exe, "kcat is not installed"
     subprocess.run([exe, "-P", "-b", bootstrap, "-t", topic, "-z", codec, "-X", "linger.ms=50"],
                    input=b"\n".join(lines) + b"\n", check=True, timeout=60)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, to stop, freeze and resume under a worker."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port, self.workdir = free_port(), workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> PrivateRedis:
-        exe = shutil.which("redis-server")
-        assert exe, "redis-server is not installed"
-        self.proc = subprocess.Popen(
-            [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as c:
-                    c.sendall(b"PING\r\n")
-                    if c.recv(16).startswith(b"+PONG"):
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("private redis did not start")
-
-    def freeze(self) -> None:
-        """SIGSTOP: connections stay open, nothing answers (a hung Redis); data kept."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.kill()
-            self.proc.wait()
