@@ -16,6 +16,7 @@ from harness import Worker
 from streams import kafka
 from streams.chaos.audit import partitions
 from streams.chaos.private_redis import PrivateRedis
+from streams.chaos.run import ends
 
 __all__ = ["EnvWorker", "PrivateRedis", "committed", "ends", "kcat_produce"]
 from streams.settings import Settings
@@ -58,18 +59,6 @@ class EnvWorker(Worker):
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-async def ends(s: Settings, topic: str) -> int:
-    """The sum of a topic's end offsets (its records so far, on a topic of plain records)."""
-    consumer = kafka.consumer(s, group_id=None)
-    await consumer.start()
-    try:
-        parts = await partitions(consumer, topic)
-        got = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
-        return sum(got.values())
-    finally:
-        await consumer.stop()
 
 
 async def committed(s: Settings) -> int:

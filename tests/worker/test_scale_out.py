@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from aiokafka import TopicPartition
 from harness import Worker, encoded, isolated, on_stack, prepare, produce
 
-from streams import kafka
-from streams.chaos.audit import audit, partitions
+from streams.chaos.audit import audit
+from streams.chaos.run import ends
 from streams.settings import Settings
 from streams.stack import control, redis_cluster
 from streams.synthetic import events as synthetic_events
@@ -26,14 +25,7 @@ pytestmark = pytest.mark.integration
 
 async def _ends(s: Settings) -> int:
     """Decisions so far: the sum of the decisions topic's end offsets."""
-    consumer = kafka.consumer(s, group_id=None)
-    await consumer.start()
-    try:
-        parts = await partitions(consumer, s.topics.decisions)
-        got = await consumer.end_offsets([TopicPartition(s.topics.decisions, p) for p in parts])
-        return sum(got.values())
-    finally:
-        await consumer.stop()
+    return await ends(s, s.topics.decisions)
 
 
 async def _until(s: Settings, decided: int, workers: list[Worker], timeout: float = 120) -> int:
