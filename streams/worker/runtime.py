@@ -10,6 +10,7 @@ import time
 import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
 
 from rules import Catalogue, load_catalogue
 from rules.arms import ActiveRules
@@ -135,7 +136,12 @@ class Runtime:
             record["responses"] = self.responses.stats.to_dict()
         active = self.follower.active
         name = active.experiment.name if active and active.experiment else NO_EXPERIMENT
-        record["experiment"] = report(name, await responses.counts(self.store, name))
+        try:
+            record["experiment"] = report(name, await responses.counts(self.store, name))
+        except (RedisError, OSError) as exc:
+            # Figures, not decisions: a Redis hiccup (or the store closing under a stop) skips
+            # the experiment's report in this record rather than ending the worker.
+            log.warning("experiment report left out of this metrics record (%s)", exc)
         # Its own send, not the emitter's batches, which belong to the batch in flight.
         try:
             await self.producer.send_and_wait(self.settings.topics.metrics, orjson.dumps(record),
