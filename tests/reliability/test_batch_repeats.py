@@ -30,7 +30,7 @@ async def test_a_repeat_in_the_same_batch_reuses_the_first_decision(stack,
                  partitions=1)
     await prepare(s)
     c1, c2 = f"bx-{uuid.uuid4().hex[:6]}", f"cx-{uuid.uuid4().hex[:6]}"
-    # The pairs: each first copy ends in an action that the second copy, decided
+    # Two such pairs: each first copy ends in an action that the second copy, decided
     # again against the first's history, would turn into "suppressed".
     twice = [ev(c1, "balance_exhausted", "prepaid", balance=0),
              ev(c2, "contract_ending", "postpaid", days_left=30)]

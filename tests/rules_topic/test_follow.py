@@ -21,7 +21,7 @@ from streams.dashboard.state import epoch_s
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
-SWITCH_S = 10.0  # the bound: a publish reaches the decisions within this
+SWITCH_S = 10.0  # the promised bound: a publish reaches the decisions within this
 
 
 @dataclass
