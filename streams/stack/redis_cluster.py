@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from streams.stack import redis_server
 from streams.stack.proc import LOOPBACK, StackError, port_free, redis_answers
 from streams.stack.redis_server import port_of
 from streams.stack.server import Server, say
@@ -37,15 +38,9 @@ def servers(run: Path) -> list[Server]:
 
 
 def write_config(home: Path, port: int) -> Path:
-    config = home / "redis.conf"
-    config.write_text("\n".join([
-        f"bind {LOOPBACK}", f"port {port}", 'save ""', "appendonly no", "daemonize no",
-        f"dir {home}", f"logfile {home / 'redis.log'}",
+    return redis_server.write_config(home, port, (
         "cluster-enabled yes", "cluster-config-file nodes.conf",
-        f"cluster-node-timeout {NODE_TIMEOUT_MS}",
-        'proc-title-template "{title} {listen-addr} {server-mode} {config-file}"', "",
-    ]))
-    return config
+        f"cluster-node-timeout {NODE_TIMEOUT_MS}"))
 
 
 def free_port(start: int, taken: set[int]) -> int:
