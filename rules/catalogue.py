@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from rules.economics import Economics
 from rules.experiments import Experiment
 from rules.lookup import Index
-from rules.model import Action, EventType, MoT, Policy, Program
+from rules.model import Action, EventType, MoT, OutcomeRule, Policy, Program
 from rules.vocab import PRODUCT_LINES
 
 
@@ -28,6 +29,11 @@ class Catalogue:
     index: Index = field(repr=False, compare=False)
     experiment: Experiment | None = None  # experiments.yaml's running experiment
     nbo_rank_by: str = "value"  # one of rules.vocab.NBO_RANKINGS
+    # Event type -> the MoTs' positive outcomes it may be (rules.outcomes).
+    outcomes: Mapping[str, tuple[OutcomeRule, ...]] = field(
+        default_factory=lambda: MappingProxyType({}))
+    watch_ms: Mapping[str, int] = field(  # MoT -> its outcomes' longest window, ms
+        default_factory=lambda: MappingProxyType({}))
 
     def economics(self, mot_id: str, product_line: str) -> Economics:
         mot = self.mots.get(mot_id)

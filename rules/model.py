@@ -83,3 +83,15 @@ class EventType:
     type: str
     attrs: Mapping[str, object]  # attr name -> "bool" | "number" | "string" | tuple of strings
     rules: tuple[EventRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRule:
+    """An event type that is a MoT's positive outcome (mots.yaml `positive_outcome`): such an
+    event within `within_ms` of a decision for that MoT converts it, action or not."""
+
+    mot: str
+    event: str
+    within_ms: int
+    within: str  # as written, for explanations
+    when: tuple[Condition, ...]  # conditions on the outcome event's attrs, all must hold

@@ -14,6 +14,7 @@ from rules.load.checks import check_coverage, check_reachable, interaction_mots,
 from rules.load.events import parse_events
 from rules.load.experiments import parse_experiments
 from rules.load.mots import Settings, parse_mots, parse_settings
+from rules.load.outcomes import parse_outcomes
 from rules.load.policies import parse_policies
 from rules.load.programs import parse_programs
 from rules.load.reader import Loc, Problems, parse_yaml
@@ -114,6 +115,8 @@ def _build(raw: dict[str, bytes], problems: Problems) -> Catalogue:
                             ("programs.yaml", programs, "program")):
         if got == {} and not problems.items:
             problems.add(name, "$", f"defines no {what}")
+    outcomes = parse_outcomes(at("mots.yaml"), docs["mots.yaml"], events, factor) if (
+        mots and events and clean("mots.yaml", "events.yaml")) else MappingProxyType({})
     experiment = parse_experiments(at("experiments.yaml"), docs["experiments.yaml"]) if (
         "experiments.yaml" in docs) else None
     if problems.items:
@@ -124,12 +127,16 @@ def _build(raw: dict[str, bytes], problems: Problems) -> Catalogue:
     version = hashlib.sha256(b"".join(
         name.encode() + b"\0" + raw[name] + b"\0" for name in (*FILES, *OPTIONAL)
         if name in raw)).hexdigest()[:12]
+    watch: dict[str, int] = {}
+    for rule in (r for rules in outcomes.values() for r in rules):
+        watch[rule.mot] = max(watch.get(rule.mot, 0), rule.within_ms)
     index = Index(mots, programs, actions, policies, events, settings.nbo_rank_by)
     retain = max((p.window_ms for p in policies.values()), default=_DAY_MS)
     return Catalogue(version, MappingProxyType(mots), MappingProxyType(programs),
                      MappingProxyType(actions), MappingProxyType(policies),
                      MappingProxyType(events), settings.bill_shock_ratio, retain,
-                     settings.history_max_entries, index, experiment, settings.nbo_rank_by)
+                     settings.history_max_entries, index, experiment, settings.nbo_rank_by,
+                     outcomes, MappingProxyType(watch))
 
 
 def _read(root: Path, problems: Problems) -> dict[str, bytes]:

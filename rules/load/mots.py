@@ -52,7 +52,8 @@ def parse_mots(loc: Loc, doc: object) -> dict[str, MoT]:
     if top is None:
         return out
     for at, node in items(loc / "mots", top.get("mots")):
-        m = mapping(at, node, required=("id", "name", "product_lines", "economics"))
+        m = mapping(at, node, required=("id", "name", "product_lines", "economics"),
+                    optional=("positive_outcome",))  # read by rules.load.outcomes
         if m is None:
             continue
         mot_id = ident(at / "id", m.get("id"))

@@ -108,7 +108,8 @@ class MemoryStore:
             bumped: dict[int, dict[str, int]] = {}
             at = -1  # the time of the bumps in `bumped`
             replies: list[Ingested] = []
-            for eid, cust, fields, slot in items:
+            for item in items:
+                eid, cust, fields, slot = item[0], item[1], item[2], item[3]
                 now = when.get(eid, now_ms)
                 if now != at:
                     if bumped:
@@ -154,9 +155,10 @@ class MemoryStore:
             _add(part.days, day, now_ms, _DAY_TTL_S * 1000, bumps)
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
-                     index: dict[str, list[list[str]]] | None = None) -> None:
-        """As RECORD; `index` (the responses' join, which a replay has no responses for) is
-        not kept."""
+                     index: dict[str, list[list[object]]] | None = None,
+                     joins: dict[str, list[list[object]]] | None = None) -> list[object]:
+        """As RECORD; `index`, `joins` and the items' watches (the responses' join, which a
+        replay has no responses for) are not kept, so INGEST reaches no watched decision."""
         batch_now = self._now_ms()
         ttl = self.dedupe_ttl_ms
         when = self.when
@@ -178,6 +180,7 @@ class MemoryStore:
                 elif mode == _REWRITE:
                     histories[cust] = it.history_text.encode()
                     kept[cust] = now + retain_ms
+        return []
 
     async def counts(self, now_ms: int) -> dict[str, list[int]]:
         """As COUNTS over every state slot: [5m, 1h, 24h, 30d] per "mot|line"."""

@@ -28,11 +28,12 @@ from rules import (
 )
 from rules.arms import ActiveRules
 from rules.experiments import CHAMPION, CONTROL
+from rules.outcomes import reached, watched
 from streams.worker.codec import Record, dead_letter, decode_event
 from streams.worker.emit import Outputs, partition_for
 from streams.worker.responses import NO_EXPERIMENT, join_tag
 from streams.worker.stats import WorkerStats
-from streams.worker.store import FIRST, REPEAT, RecordItem, StateStore, field
+from streams.worker.store import FIRST, REPEAT, IngestItem, RecordItem, StateStore, field
 
 
 class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new__ is Python)
@@ -43,6 +44,7 @@ class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new
         self.mots = mots
         self.arm = arm
         self.slot = slot  # the customer's state slot
+        self.reach: list[list[object]] | None = None  # [[mot, within_ms], ...]: rules.outcomes
         self.body = b""  # its decision as emitted, once decided (or re-emitted)
 
 
@@ -120,6 +122,9 @@ class Pipeline:
                 if arm is None:
                     arm = arms[event.customer_id] = exp.arm(event.customer_id)
                 item = _Pending(rec, event, classify(active.catalogue(arm), event), arm, slot)
+            reach = reached(active.catalogue(item.arm), event)
+            if reach:
+                item.reach = [[r.mot, r.within_ms] for r in reach]
             firsts[event.event_id] = item
             pending[store.group(slot)].append(item)
         if pending:
@@ -134,13 +139,21 @@ class Pipeline:
     async def _decide(self, active: ActiveRules, pending: dict[int, list[_Pending]],
                       now_ms: int, times: list[int]) -> None:
         cat, stats, emit = active.champion, self.stats, self.emitter
-        groups = {
+        event_time = self.event_time
+        groups: dict[int, list[IngestItem]] = {
             p: [
                 (
                     it.event.event_id,
                     it.event.customer_id,
                     [field(m, it.event.product_line) for m in it.mots],
                     it.slot,
+                ) if it.reach is None else (
+                    it.event.event_id,
+                    it.event.customer_id,
+                    [field(m, it.event.product_line) for m in it.mots],
+                    it.slot,
+                    it.reach,
+                    it.event.ts_ms if event_time else now_ms,
                 )
                 for it in items
             ]
@@ -149,9 +162,11 @@ class Pipeline:
         replies = await self.store.ingest(groups, now_ms)
         writes: dict[int, list[RecordItem]] = {}
         cap = cat.history_max_entries
-        event_time, observe = self.event_time, self.observe
-        # Decisions with a (would-be) action, for the join of responses: join tag -> entries.
-        index: dict[str, list[list[str]]] = {}
+        observe = self.observe
+        # Decisions with a (would-be) action, for the join of responses: join tag -> entries;
+        # and the watched decisions this batch's events converted (rules.outcomes).
+        index: dict[str, list[list[object]]] = {}
+        joins: dict[str, list[list[object]]] = {}
         exp_name = active.experiment.name if active.experiment is not None else NO_EXPERIMENT
         prefix = self.store.prefix
         for p, items in pending.items():
@@ -168,6 +183,11 @@ class Pipeline:
                     self._emit_stored(ev, it.body)
                     times.append(it.record.timestamp_ms)
                     continue
+                if got.reached:
+                    for summary in got.reached:
+                        did = orjson.loads(summary)[0]
+                        joins.setdefault(join_tag(prefix, did), []).append(
+                            [did, "converted", False, summary.decode()])
                 earlier = histories.get(ev.customer_id)
                 if earlier is None:
                     history = decode_stored(got.history, cap)
@@ -188,10 +208,19 @@ class Pipeline:
                 mode, text, lines = stored_write(lines, history, update)
                 histories[ev.customer_id] = (history, update, lines)
                 body = it.body = decision.to_json()
-                out.append(RecordItem(ev.event_id, body, ev.customer_id, mode, text, it.slot))
+                action = decision.action
+                watch: list[object] | None = None
+                if action is not None:
+                    did = decision.decision_id
+                    window = watched(active.catalogue(arm), action.mot)
+                    entry: list[object] = [did, exp_name, arm, action.program, action.id, window]
+                    index.setdefault(join_tag(prefix, did), []).append(entry)
+                    if window:
+                        watch = [action.mot, orjson.dumps(entry).decode(), at, window]
+                out.append(RecordItem(ev.event_id, body, ev.customer_id, mode, text, it.slot,
+                                      watch))
                 if got.kind != FIRST:
                     stats.duplicates += 1  # a redelivery whose first attempt stored nothing
-                action = decision.action
                 sent = action is not None and arm != CONTROL
                 channel = action.channel if sent else None  # type: ignore[union-attr]
                 program = action.program if sent else None  # type: ignore[union-attr]
@@ -201,13 +230,10 @@ class Pipeline:
                 stats.decided(decision.outcome, program, channel)
                 if arm != CHAMPION:  # the champion's are the rest (see metrics)
                     stats.armed(arm, action is not None)
-                if action is not None:
-                    did = decision.decision_id
-                    index.setdefault(join_tag(prefix, did), []).append(
-                        [did, exp_name, arm, action.program, action.id])
                 times.append(it.record.timestamp_ms)
             writes[p] = out
-        await self.store.record(writes, cat.history_retain_ms, index)
+        # JOIN's replies need no reading here: it counts each conversion once in Redis.
+        await self.store.record(writes, cat.history_retain_ms, index, joins)
 
     def _emit_stored(self, ev: Event, body: bytes) -> None:
         stored = orjson.loads(body)

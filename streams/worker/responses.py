@@ -165,6 +165,7 @@ class ArmReport:
     decisions: int = 0  # decisions with an action (control: a would-be action)
     responses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RESPONSES, 0))
     value: float = 0.0
+    converted_by_event: int = 0  # of responses["converted"]: seen as the MoT's outcome event
 
     def rate(self, response: str) -> Rate:
         return Rate(self.responses[response], self.decisions)
@@ -174,7 +175,9 @@ def report(experiment: str, totals: dict[str, float]) -> dict[str, object]:
     """Per arm: decisions, responses, acceptance and conversion rates (each with its 95 %
     normal-approximation interval); per arm but control: the conversion uplift over control,
     difference of proportions with its 95 % Wald interval (rules.experiments.uplift).
-    Acceptance is accepted / decisions; conversion is converted / decisions."""
+    Acceptance is accepted / decisions; conversion is converted / decisions, a decision
+    converted by a `converted` response or by its MoT's positive outcome arriving as an event
+    (rules.outcomes; `converted_by_event` of them), counted once either way."""
     arms: dict[str, ArmReport] = {}
     programs: dict[str, dict[str, int]] = {}
     for key, n in totals.items():
@@ -184,6 +187,8 @@ def report(experiment: str, totals: dict[str, float]) -> dict[str, object]:
             a.decisions += int(n)
         elif kind == "value":
             a.value += n
+        elif kind == "converted_event":
+            a.converted_by_event += int(n)
         elif kind in a.responses:
             a.responses[kind] += int(n)
         row = programs.setdefault(f"{arm}|{program}|{action}", {})
@@ -198,6 +203,7 @@ def report(experiment: str, totals: dict[str, float]) -> dict[str, object]:
             continue
         a = arms[arm]
         entry: dict[str, object] = {"decisions": a.decisions, "responses": a.responses,
+                                    "converted_by_event": a.converted_by_event,
                                     "value": round(a.value, 2)}
         for what in ("accepted", "converted"):
             r = a.rate(what)

@@ -26,9 +26,14 @@ end
 # ARGV: minute, hour, day, dedupe_ttl_s, then one JSON array of [event_id, customer_id,
 # [fields], slot] (one argument for the batch: packing arguments one by one cost more in
 # Python), then the tags' common start (``{nba:c``).
-# Reply per event: {1, history} for a first sighting (or {3, history}: a crashed earlier
-# attempt that stored no decision, decided again and counted once), {2, stored decision}
-# for a repeat. The history is the stored string ('' when there is none).
+# An event that may be a MoT's positive outcome (rules.outcomes) carries two more elements:
+# [[mot, within_ms], ...] and its decision time in ms; the customer's watched decisions for
+# those MoTs (RECORD's watch, `:o:` hash, field mot, value "decided_ms|summary") made at most
+# within_ms before it are returned, to be joined as conversions (JOIN dedupes them).
+# Reply per event: {1, history, reached} for a first sighting (or {3, history, reached}: a
+# crashed earlier attempt that stored no decision, decided again and counted once),
+# {2, stored decision} for a repeat. The history is the stored string ('' when there is
+# none); reached the summaries of the decisions it converts (usually none).
 INGEST = LIST_AS_STRING + """
 local minute, hour, day, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local start = ARGV[6]
@@ -38,6 +43,20 @@ local function history(tag, cust)
   local h = redis.pcall('GET', hkey)
   if type(h) == 'table' then return list_as_string(hkey) end  -- WRONGTYPE: a list
   return h or ''
+end
+local function reach(tag, cust, watched, at)
+  local got = {}
+  if not watched then return got end
+  local okey = tag .. ':o:' .. cust
+  for _, w in ipairs(watched) do
+    local v = redis.call('HGET', okey, w[1])
+    if v then
+      local sep = string.find(v, '|', 1, true)
+      local decided = tonumber(string.sub(v, 1, sep - 1))
+      if decided <= at and at - decided <= w[2] then got[#got + 1] = string.sub(v, sep + 1) end
+    end
+  end
+  return got
 end
 for _, ev in ipairs(cjson.decode(ARGV[5])) do
   local eid, cust, fields = ev[1], ev[2], ev[3]
@@ -51,13 +70,13 @@ for _, ev in ipairs(cjson.decode(ARGV[5])) do
         b[f] = (b[f] or 0) + 1  -- summed first: one HINCRBY per field per slot per batch
       end
     end
-    out[#out + 1] = {1, history(tag, cust)}
+    out[#out + 1] = {1, history(tag, cust), reach(tag, cust, ev[5], ev[6])}
   else
     local stored = redis.call('GET', ekey)
     if stored and stored ~= '' then
       out[#out + 1] = {2, stored}
     else
-      out[#out + 1] = {3, history(tag, cust)}
+      out[#out + 1] = {3, history(tag, cust), reach(tag, cust, ev[5], ev[6])}
     end
   end
 end
@@ -78,8 +97,9 @@ return out
 # RECORD stores each decision under its event_id and writes the contact history.
 # ARGV: dedupe_ttl_s, retain_ms, the tags' common start, a JSON array of [event_id,
 # customer_id, mode, text, slot] (mode 0: no history to write, 1: APPEND text, 2: SET text,
-# the history rewritten), then the decisions, one argument each in the same order (kept as
-# bytes: no escaping into JSON).
+# the history rewritten, optionally a watch [mot, summary, decided_ms, window_ms]: a decision
+# whose MoT has positive outcomes, kept in the customer's `:o:` hash for INGEST's reach), then
+# the decisions, one argument each in the same order (kept as bytes: no escaping into JSON).
 RECORD = LIST_AS_STRING + """
 local ttl, retain, start = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 for i, ev in ipairs(cjson.decode(ARGV[4])) do
@@ -94,6 +114,12 @@ for i, ev in ipairs(cjson.decode(ARGV[4])) do
     redis.call('PEXPIRE', hkey, retain)
   elseif mode == 2 then
     redis.call('SET', tag .. ':h:' .. cust, text, 'PX', retain)
+  end
+  local w = ev[6]
+  if w then
+    local okey = tag .. ':o:' .. cust
+    redis.call('HSET', okey, w[1], string.format('%d', w[3]) .. '|' .. w[2])
+    if redis.call('PTTL', okey) < w[4] then redis.call('PEXPIRE', okey, w[4]) end
   end
 end
 return 1
@@ -136,7 +162,8 @@ return out
 # partition its event came through.
 # INDEX remembers each decision with an action (control: its would-be action) for the dedupe
 # TTL and counts it once per experiment, arm, program and action.
-# ARGV: dedupe_ttl_s, then a JSON array of [decision_id, experiment, arm, program, action].
+# ARGV: dedupe_ttl_s, then a JSON array of [decision_id, experiment, arm, program, action,
+# watch_ms] (watch_ms: how long its MoT's positive outcome may still convert it, 0 if none).
 INDEX = """
 local tag, ttl = KEYS[1], tonumber(ARGV[1])
 for _, d in ipairs(cjson.decode(ARGV[2])) do
@@ -151,22 +178,27 @@ return 1
 """
 
 # JOIN looks each response's decision up and counts the response once per decision and kind.
-# ARGV: dedupe_ttl_s, then a JSON array of [decision_id, response, value or false].
+# ARGV: dedupe_ttl_s, then a JSON array of [decision_id, response, value or false, summary or
+# false]. A summary (INGEST's reach: the MoT's positive outcome arrived as an event) stands in
+# for the indexed one, which may have expired, and counts `converted_event` too. A response is
+# remembered as long as its decision may still be converted by an event: counted once either way.
 # Reply per response: 0 unknown or expired decision, 2 a repeat, else the decision's summary.
 JOIN = """
 local tag, ttl = KEYS[1], tonumber(ARGV[1])
 local out = {}
 for i, r in ipairs(cjson.decode(ARGV[2])) do
-  local summary = redis.call('GET', tag .. ':d:' .. r[1])
+  local summary = redis.call('GET', tag .. ':d:' .. r[1]) or r[4]
+  local d = summary and cjson.decode(summary)
+  local keep = d and math.max(ttl, math.ceil((tonumber(d[6]) or 0) / 1000))
   if not summary then
     out[i] = 0
-  elseif not redis.call('SET', tag .. ':r:' .. r[1] .. ':' .. r[2], '', 'NX', 'EX', ttl) then
+  elseif not redis.call('SET', tag .. ':r:' .. r[1] .. ':' .. r[2], '', 'NX', 'EX', keep) then
     out[i] = 2
   else
-    local d = cjson.decode(summary)
     local x = tag .. ':x:' .. d[2]
     local f = d[3] .. '|' .. d[4] .. '|' .. d[5]
     redis.call('HINCRBY', x, r[2] .. '|' .. f, 1)
+    if r[4] then redis.call('HINCRBY', x, 'converted_event|' .. f, 1) end
     if r[3] then redis.call('HINCRBYFLOAT', x, 'value|' .. f, r[3]) end
     redis.call('EXPIRE', x, 7776000)
     out[i] = summary

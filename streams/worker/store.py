@@ -51,21 +51,26 @@ FIRST, REPEAT, RETRY = 1, 2, 3  # INGEST's reply kinds
 
 
 # (event_id, customer_id, ["mot|product_line" counters to bump], state slot), a plain tuple
-# because the batch goes to INGEST as one JSON array.
-IngestItem = tuple[str, str, list[str], int]
+# because the batch goes to INGEST as one JSON array; an event that may be a positive outcome
+# adds ([[mot, within_ms], ...], its decision time in ms) (scripts.INGEST).
+IngestItem = tuple[str, str, list[str], int] | tuple[str, str, list[str], int, list[list[object]],
+                                                       int]
 
 
 # Plain classes (built in C once compiled), not NamedTuples: one of each per event.
 class Ingested:
-    def __init__(self, kind: int, history: bytes, stored: bytes | None) -> None:
+    def __init__(self, kind: int, history: bytes, stored: bytes | None,
+                 reached: list[bytes] | None = None) -> None:
         self.kind = kind  # FIRST, REPEAT or RETRY
         self.history = history  # the stored contact history (rules.history's form)
         self.stored = stored  # the stored decision, for REPEAT
+        self.reached = reached  # summaries of the watched decisions this event converts
 
 
 class RecordItem:
     def __init__(self, event_id: str, decision: bytes, customer_id: str, history_mode: int,
-                 history_text: str, slot: int) -> None:
+                 history_text: str, slot: int, watch: list[object] | None = None) -> None:
+        self.watch = watch  # [mot, summary, decided_ms, window_ms]: see scripts.RECORD
         self.slot = slot  # the customer's state slot
         self.event_id = event_id
         self.decision = decision
@@ -93,8 +98,10 @@ class StateStore(Protocol):
     buckets of `now_ms`, epoch ms), REPEAT (seen and its decision stored: that decision) or
     RETRY (seen, no decision stored yet: counted nothing). `record`: stores each decision
     under its event_id for the dedupe TTL and writes the customer's contact history (KEEP,
-    APPEND or REWRITE), kept `retain_ms` after its last write; `index` (responses' join)
-    rides along. `counts`: per "mot|line" the counts over 5m, 1h, 24h and 30d ending at
+    APPEND or REWRITE), kept `retain_ms` after its last write, and the watches of decisions
+    whose MoT has positive outcomes (INGEST returns the ones an outcome event reaches, as
+    `Ingested.reached`); `index` and `joins` (responses' join) ride along. `counts`: per
+    "mot|line" the counts over 5m, 1h, 24h and 30d ending at
     `now_ms`, over every slot.
     """
 
@@ -109,7 +116,8 @@ class StateStore(Protocol):
     ) -> dict[int, list[Ingested]]: ...
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
-                     index: dict[str, list[list[str]]] | None = None) -> None: ...
+                     index: dict[str, list[list[object]]] | None = None,
+                     joins: dict[str, list[list[object]]] | None = None) -> list[object]: ...
 
     async def counts(self, now_ms: int) -> dict[str, list[int]]: ...
 
@@ -242,29 +250,39 @@ class Store:
         out: dict[int, list[Ingested]] = {}
         for p, reply in zip(parts, replies, strict=True):
             out[p] = [
-                Ingested(REPEAT, b"", r[1]) if r[0] == REPEAT else Ingested(r[0], r[1], None)
+                Ingested(REPEAT, b"", r[1]) if r[0] == REPEAT else Ingested(
+                    r[0], r[1], None, r[2] or None)
                 for r in reply
             ]
         return out
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
-                     index: dict[str, list[list[str]]] | None = None) -> None:
+                     index: dict[str, list[list[object]]] | None = None,
+                     joins: dict[str, list[list[object]]] | None = None) -> list[object]:
         """Store decisions and write contact history for every group in one round trip;
-        `index` (join tag -> INDEX entries, streams.worker.responses) rides along."""
+        `index` (join tag -> INDEX entries, streams.worker.responses) and `joins` (join tag ->
+        JOIN entries: conversions seen as events) ride along. Returns the JOIN replies, one
+        list per `joins` tag in its order."""
         parts = [p for p in groups if groups[p]]
-        calls: list[_Call] = [("INDEX", tag, [self.dedupe_ttl_s, orjson.dumps(entries)])
-                              for tag, entries in (index or {}).items()]
+        calls: list[_Call] = [("JOIN", tag, [self.dedupe_ttl_s, orjson.dumps(entries)])
+                              for tag, entries in (joins or {}).items()]
+        njoins = len(calls)
+        calls += [("INDEX", tag, [self.dedupe_ttl_s, orjson.dumps(entries)])
+                  for tag, entries in (index or {}).items()]
         if not parts and not calls:
-            return
+            return []
 
         for p in parts:
             items = groups[p]
-            meta = orjson.dumps([(it.event_id, it.customer_id, it.history_mode, it.history_text,
-                                  it.slot) for it in items])
+            meta = orjson.dumps([
+                (it.event_id, it.customer_id, it.history_mode, it.history_text, it.slot)
+                if it.watch is None else
+                (it.event_id, it.customer_id, it.history_mode, it.history_text, it.slot, it.watch)
+                for it in items])
             calls.append(("RECORD", self.tag(items[0].slot),
                           [self.dedupe_ttl_s, retain_ms, self.start, meta,
                            *(it.decision for it in items)]))
-        await self._run(calls, "record")
+        return (await self._run(calls, "record"))[:njoins]
 
     async def counts(self, now_ms: int) -> dict[str, list[int]]:
         """Rolling counts per "mot|product_line" over every state slot (all workers' events,

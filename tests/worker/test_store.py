@@ -78,3 +78,30 @@ async def test_a_history_stored_as_a_list_is_read_and_carried_over(settings: Set
         assert decode_stored(b"", 64) is History.empty()
     finally:
         await store.close()
+
+
+async def test_a_watched_decision_is_reached_within_its_window_only(settings: Settings) -> None:
+    """RECORD keeps a watch for a decision whose MoT has positive outcomes; INGEST returns it
+    to an outcome event decided within the window after it, and to no other."""
+    store = await _open(settings)
+    try:
+        slot = store.slot("w1")
+        summary = '["d1","-","control","lifecycle","renew",172800000]'
+        await store.record({0: [RecordItem("w-e0", b"{}", "w1", 0, "", slot,
+                                           ["balance_exhausted", summary, NOW, 172_800_000])]},
+                           RETAIN_MS)
+        assert 0 < await store.redis.pttl(f"{store.tag(slot)}:o:w1") <= 172_800_000
+
+        async def reach(event_id: str, mot: str, within: int, at: int) -> list[bytes] | None:
+            item = (event_id, "w1", [], slot, [[mot, within]], at)
+            return (await store.ingest({0: [item]}, NOW))[0][0].reached
+
+        assert await reach("w-e1", "balance_exhausted", 3_600_000, NOW + 3_600_000) == [
+            summary.encode()]
+        assert await reach("w-e2", "balance_exhausted", 3_600_000, NOW + 3_600_001) is None
+        assert await reach("w-e3", "balance_exhausted", 3_600_000, NOW - 1) is None  # before
+        assert await reach("w-e4", "package_expired", 3_600_000, NOW + 1) is None  # other MoT
+        # Not deleted: a redelivered outcome event finds it again (JOIN counts it once).
+        assert await reach("w-e5", "balance_exhausted", 3_600_000, NOW + 5) == [summary.encode()]
+    finally:
+        await store.close()
