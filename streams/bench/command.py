@@ -11,12 +11,14 @@ import asyncio
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
 from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
+from streams.bench import timeline
 from streams.bench.kit import BenchError
 from streams.bench.run import Bench, Options, Results
 from streams.bench.worker import Drained
@@ -46,9 +48,22 @@ def payload(r: Results, opts: Options) -> dict[str, object]:
         "arbiter_vs_raw": _ratio(arbiter, raw),
         "arbiter_vs_naive": _ratio(arbiter, naive),
         "latency_ms": {"p50": r.latency.p50, "p99": r.latency.p99} if r.latency else None,
+        "latency_steady_ms": _spread(r.latency.steady) if r.latency else None,
+        "latency_windows": [_window(w) for w in r.latency.windows] if r.latency else None,
         "offered_eps": opts.offered_eps,
         "worker_rss_mb": round(rss.peak_mb, 1) if rss else None,
     }
+
+
+def _spread(s: timeline.Spread | None) -> dict[str, float] | None:
+    return {"p50": s.p50, "p99": s.p99, "max": s.max} if s else None
+
+
+def _window(w: timeline.Window) -> dict[str, object]:
+    s = w.spread
+    return {"second": w.second, "sent": w.sent, "decided": w.decided,
+            "p50_ms": s.p50 if s else None, "p99_ms": s.p99 if s else None,
+            "max_ms": s.max if s else None}
 
 
 def _verdict(ok: bool | None) -> str:
@@ -114,11 +129,39 @@ def _latency_lines(r: Results, opts: Options) -> list[str]:
         return []
     lat = r.latency
     ok = lat.p99 <= TARGET_P99_MS if opts.offered_eps >= 5000 else None
-    return [f"latency p50 / p99         {lat.p50:>5.0f} / {lat.p99:<5.0f} ms   target p99 <= "
-            f"{TARGET_P99_MS:g} ms at 5,000/s {_verdict(ok)}",
-            f"  (offered {opts.offered_eps:,.0f}/s, sent {lat.achieved_eps:,.0f}/s for "
-            f"{opts.latency_s:g} s; {lat.samples:,} decisions after the 1 s warm-up, "
-            f"{lat.missing:,} missing; event CreateTime to decision LogAppendTime)"]
+    lines = [f"latency p50 / p99         {lat.p50:>5.0f} / {lat.p99:<5.0f} ms   target p99 <= "
+             f"{TARGET_P99_MS:g} ms at 5,000/s {_verdict(ok)}",
+             f"  (offered {opts.offered_eps:,.0f}/s, sent {lat.achieved_eps:,.0f}/s for "
+             f"{opts.latency_s:g} s; {lat.samples:,} decisions after the 1 s warm-up, "
+             f"{lat.missing:,} missing; event CreateTime to decision LogAppendTime; "
+             f"max {lat.max:.0f} ms)"]
+    st = lat.steady
+    lines.append(f"  steady state (sent after {timeline.STEADY_AFTER_S} s): " + (
+        f"p50 / p99 / max {st.p50:.0f} / {st.p99:.0f} / {st.max:.0f} ms" if st
+        else "none (the phase is shorter)"))
+    return lines + window_table(lat.windows)
+
+
+WINDOW_COLUMNS = 15
+
+
+def window_table(windows: Sequence[timeline.Window]) -> list[str]:
+    """Per second of send time, one column each (rows of WINDOW_COLUMNS): events sent,
+    decided, and their p50 / p99 / max ms ('-' where none was decided)."""
+    def cell(v: float | None) -> str:
+        return f"{v:>6.0f}" if v is not None else f"{'-':>6}"
+
+    lines = ["  per second of send time (second 0 is the warm-up):"]
+    for i in range(0, len(windows), WINDOW_COLUMNS):
+        row = windows[i:i + WINDOW_COLUMNS]
+        lines += [
+            "    second " + "".join(f"{w.second:>6}" for w in row),
+            "    sent   " + "".join(f"{w.sent:>6}" for w in row),
+            "    decided" + "".join(f"{w.decided:>6}" for w in row),
+            "    p50 ms " + "".join(cell(w.spread.p50 if w.spread else None) for w in row),
+            "    p99 ms " + "".join(cell(w.spread.p99 if w.spread else None) for w in row),
+            "    max ms " + "".join(cell(w.spread.max if w.spread else None) for w in row)]
+    return lines
 
 
 def _rss_lines(r: Results) -> list[str]:

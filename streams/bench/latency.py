@@ -17,13 +17,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from tqdm import tqdm
 
 from streams import kafka, synthetic
+from streams.bench import timeline
 from streams.bench.kit import BenchError
 from streams.bench.worker import WorkerProc
 from streams.kafka import create_topics, output_topics
 from streams.settings import Settings, Topics
 from streams.stack.worker import ARBITER
 from streams.worker.emit import Emitter
-from streams.worker.stats import quantile
 
 TICK_S = 0.005  # pacing step: at 5,000/s about 25 events per step
 WARMUP_MS = 1000  # decisions of events sent in the first second are dropped
@@ -37,11 +37,14 @@ Item = tuple[bytes, bytes, str]  # key, value, event_id
 
 @dataclass(frozen=True, slots=True)
 class Latency:
-    p50: float
+    p50: float  # the whole run after the warm-up second, ms
     p99: float
     samples: int
     missing: int  # offered events with no decision seen in time
     achieved_eps: float  # what the pacer really sent
+    max: float = 0.0
+    windows: tuple[timeline.Window, ...] = ()  # per second of send time, warm-up included
+    steady: timeline.Spread | None = None  # sends after the first STEADY_AFTER_S seconds
 
 
 async def measure(settings: Settings, partitions: int, rate: float, seconds: float,
@@ -143,10 +146,9 @@ async def _offer(producer: AIOKafkaProducer, topic: str, partitions: int, items:
 
 async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer, pacer: asyncio.Task[float],
                    sent: dict[str, int], total: int, bar: tqdm) -> Latency:
-    first_ms: int | None = None
-    latencies: list[int] = []
-    seen, last_seen = 0, time.monotonic()
-    while seen < total:
+    decided: list[tuple[int, int]] = []  # (send time, latency) of every decision, ms
+    last_seen = time.monotonic()
+    while len(decided) < total:
         worker.check()
         if pacer.done() and time.monotonic() - last_seen > IDLE_S:
             break
@@ -156,17 +158,12 @@ async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer, pacer: asynci
         for msgs in polled.values():
             for m in msgs:
                 sent_ms = sent.get(_event_id(m.value))
-                if sent_ms is None:
-                    continue  # a catch-up event
-                seen += 1
-                if first_ms is None:
-                    first_ms = next(iter(sent.values()))  # the pacer's first step
-                if sent_ms >= first_ms + WARMUP_MS:
-                    latencies.append(m.timestamp - sent_ms)
-        bar.n = seen
+                if sent_ms is not None:  # else a catch-up event
+                    decided.append((sent_ms, m.timestamp - sent_ms))
+        bar.n = len(decided)
         bar.refresh()
     achieved = await pacer
-    return _summary(latencies, total - seen, achieved)
+    return _summary(decided, sent, total, achieved)
 
 
 def _event_id(value: bytes | None) -> str:
@@ -181,8 +178,14 @@ def _event_id(value: bytes | None) -> str:
     return str(orjson.loads(value).get("event_id", ""))
 
 
-def _summary(latencies: list[int], missing: int, achieved: float) -> Latency:
-    if not latencies:
+def _summary(decided: list[tuple[int, int]], sent: dict[str, int], total: int,
+             achieved: float) -> Latency:
+    """The whole run (sends after the warm-up second), its windows and its steady state."""
+    start = next(iter(sent.values()))  # the pacer's first step
+    whole = timeline.spread(ms for t, ms in decided if t >= start + WARMUP_MS)
+    if whole is None:
         raise BenchError("latency: no decision came back after the warm-up second")
-    s = sorted(latencies)
-    return Latency(quantile(s, 0.50), quantile(s, 0.99), len(s), missing, achieved)
+    samples = sum(1 for t, _ in decided if t >= start + WARMUP_MS)
+    return Latency(whole.p50, whole.p99, samples, total - len(decided), achieved, whole.max,
+                   tuple(timeline.windows(sent.values(), decided, start)),
+                   timeline.steady(decided, start))

@@ -17,7 +17,9 @@ from conftest import StackEndpoints
 
 from streams.bench import command as bench
 from streams.bench.kit import Rate, redis_cpu_s
+from streams.bench.latency import Latency
 from streams.bench.run import Options, Results
+from streams.bench.timeline import Spread, Window
 from streams.bench.worker import Drained, WorkerProc
 from streams.cli.main import main as arbiter
 from streams.settings import Settings
@@ -25,21 +27,45 @@ from streams.settings import Settings
 pytestmark = pytest.mark.integration
 
 KEYS = {"raw_passthrough_eps", "arbiter_eps", "naive_faust_eps", "arbiter_vs_raw",
-        "arbiter_vs_naive", "latency_ms", "offered_eps", "worker_rss_mb"}
+        "arbiter_vs_naive", "latency_ms", "latency_steady_ms", "latency_windows", "offered_eps",
+        "worker_rss_mb"}
+LATENCY = {"latency_ms", "latency_steady_ms", "latency_windows"}
 SMALL = ["--json", "--events", "4000", "--naive-events", "1500", "--offered-eps", "300",
          "--latency-seconds", "2", "--rss-customers", "2000"]
 
 
 @pytest.mark.timeout(240)
 def test_bench_json_has_every_figure(stack: object, capsys: pytest.CaptureFixture[str]) -> None:
-    assert arbiter(["bench", *SMALL]) == 0
+    # 6 s of offered load: past the first 5 s, so there is a steady state to report.
+    small = [*SMALL[:SMALL.index("--latency-seconds")], "--latency-seconds", "6",
+             *SMALL[SMALL.index("--latency-seconds") + 2:]]
+    assert arbiter(["bench", *small]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == KEYS
-    for key in KEYS - {"latency_ms"}:
+    for key in KEYS - LATENCY:
         assert isinstance(result[key], int | float) and result[key] > 0, key
     assert set(result["latency_ms"]) == {"p50", "p99"}
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
     assert result["offered_eps"] == 300
+    steady = result["latency_steady_ms"]
+    assert set(steady) == {"p50", "p99", "max"} and 0 < steady["p50"] <= steady["p99"] <= steady[
+        "max"]
+    windows = result["latency_windows"]
+    # One window per second of send time, contiguous; every event offered is in one of them.
+    assert [w["second"] for w in windows] == list(range(len(windows)))
+    assert len(windows) >= 6  # the pacer's last steps may fall past 6 s on a busy machine
+    assert sum(w["sent"] for w in windows) == 300 * 6
+    for w in windows:
+        assert set(w) == {"second", "sent", "decided", "p50_ms", "p99_ms", "max_ms"}
+        assert 0 <= w["decided"] <= w["sent"]
+        if w["decided"]:
+            assert 0 < w["p50_ms"] <= w["p99_ms"] <= w["max_ms"]
+        else:
+            assert w["p50_ms"] is None
+    assert sum(w["decided"] for w in windows) > 0
+    # The whole run's p99 and the steady state's come from the same decisions as the windows.
+    worst = max(w["max_ms"] for w in windows if w["decided"])
+    assert steady["max"] <= worst
 
 
 @pytest.mark.timeout(240)
@@ -102,6 +128,28 @@ def test_human_output_says_where_the_cpu_went() -> None:
     cores = os.cpu_count() or 1
     assert (f"0.5 x raw is 50,000 events/s here: one worker on one core would have 20.0 µs of "
             f"CPU per event, all {os.cpu_count()} cores {20.0 * cores:.1f} µs") in text
+
+
+def test_human_output_shows_latency_per_second() -> None:
+    windows = (Window(0, 5000, 5000, Spread(310.0, 440.0, 452.0)),
+               Window(1, 5000, 4990, Spread(9.0, 30.0, 41.0)),
+               Window(2, 10, 0, None))
+    lat = Latency(9.0, 30.0, 4990, 10, 5003.0, 41.0, windows, Spread(8.0, 25.0, 33.0))
+    text = bench.human(Results(latency=lat), Options(skip_rss=True), Settings.from_env())
+    lines = text.splitlines()
+    assert "  steady state (sent after 5 s): p50 / p99 / max 8 / 25 / 33 ms" in lines
+    table = {ln.split()[0] + (" " + ln.split()[1] if ln.split()[1] == "ms" else ""): ln.split()
+             for ln in lines[lines.index("  per second of send time (second 0 is the warm-up):")
+                             + 1:]}
+    assert table["second"][1:] == ["0", "1", "2"]
+    assert table["sent"][1:] == ["5000", "5000", "10"]
+    assert table["decided"][1:] == ["5000", "4990", "0"]
+    assert table["p99 ms"][2:] == ["440", "30", "-"]
+    assert table["max ms"][2:] == ["452", "41", "-"]
+    # A phase too short for a steady state says so.
+    short = Latency(9.0, 30.0, 4990, 10, 5003.0, 41.0, windows, None)
+    text = bench.human(Results(latency=short), Options(skip_rss=True), Settings.from_env())
+    assert "  steady state (sent after 5 s): none (the phase is shorter)" in text.splitlines()
 
 
 def test_worker_cpu_is_read_from_proc(settings: Settings, tmp_path: Path) -> None:

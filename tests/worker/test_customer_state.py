@@ -18,7 +18,7 @@ from streams import kafka
 from streams.settings import Settings
 from streams.worker import layout
 from streams.worker.emit import partition_for
-from streams.worker.store import REPEAT, Store, buckets, field
+from streams.worker.store import COUNTS_SLOTS, REPEAT, Store, buckets, field
 
 pytestmark = pytest.mark.integration
 
@@ -189,5 +189,26 @@ async def test_every_slot_is_one_hash_slot_and_scripts_run_on_the_cluster(stack)
             by_tag.setdefault(name.split("}")[0], set()).add(
                 await store.redis.cluster_keyslot(name))  # type: ignore[attr-defined]
         assert by_tag and all(len(v) == 1 for v in by_tag.values())
+    finally:
+        await store.close()
+
+
+async def test_counts_read_in_several_calls_add_up_every_slot(settings: Settings) -> None:
+    """On a single Redis the slots are read a few per call: a slot count that is not a
+    multiple of the call's size still has every slot, the last one included, counted once."""
+    s = settings.with_(state_slots=2 * COUNTS_SLOTS + 1)
+    store = Store(s)
+    await store.open()
+    try:
+        now = int(time.time() * 1000)
+        customers = [f"cnt-{i}" for i in range(300)]
+        groups: dict[int, list] = {}
+        for i, c in enumerate(customers):
+            groups.setdefault(store.group(store.slot(c)), []).append(
+                (f"ev-{i}", c, [field("complaint", "home")], store.slot(c)))
+        slots = {store.slot(c) for c in customers}
+        assert slots == set(range(s.state_slots))  # every slot has customers, the last too
+        await store.ingest(groups, now)
+        assert (await store.counts(now))[field("complaint", "home")] == [len(customers)] * 4
     finally:
         await store.close()
