@@ -25,6 +25,7 @@ COMPILED = [
     "streams/worker/store.py",
     # The simulation's per-event state and tallies (the pipeline's other half there).
     "streams/simulate/memory.py",
+    "streams/simulate/slices.py",
     "streams/simulate/tally.py",
 ]
 

@@ -152,6 +152,7 @@ class Pipeline:
         event_time, observe = self.event_time, self.observe
         # Decisions with a (would-be) action, for the join of responses: join tag -> entries.
         index: dict[str, list[list[str]]] = {}
+        joins = self.store.joins
         exp_name = active.experiment.name if active.experiment is not None else NO_EXPERIMENT
         prefix = self.store.prefix
         for p, items in pending.items():
@@ -170,8 +171,12 @@ class Pipeline:
                     continue
                 earlier = histories.get(ev.customer_id)
                 if earlier is None:
-                    history = decode_stored(got.history, cap)
-                    lines = got.history.count(b"\n")
+                    read = got.read
+                    if read is None:
+                        history = decode_stored(got.history, cap)
+                        lines = got.history.count(b"\n")
+                    else:  # the memory store's own read of it
+                        history, lines = read, got.lines
                 else:
                     history, lines = earlier[0].apply(earlier[1]), earlier[2]
                 arm = it.arm
@@ -201,7 +206,7 @@ class Pipeline:
                 stats.decided(decision.outcome, program, channel)
                 if arm != CHAMPION:  # the champion's are the rest (see metrics)
                     stats.armed(arm, action is not None)
-                if action is not None:
+                if action is not None and joins:
                     did = decision.decision_id
                     index.setdefault(join_tag(prefix, did), []).append(
                         [did, exp_name, arm, action.program, action.id])
