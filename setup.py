@@ -16,6 +16,7 @@ COMPILED = [
     "rules/economics.py",
     "rules/event.py",
     "rules/history.py",
+    "rules/lookup.py",
     "rules/policy.py",
     # The shell's per-event loop around it.
     "streams/worker/codec.py",

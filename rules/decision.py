@@ -48,11 +48,13 @@ def decision_id(event_id: str) -> str:
     Built from the digest directly: uuid.uuid5 and its UUID object cost three times as much,
     and this runs once per decision.
     """
-    h = bytearray(sha1(_NAMESPACE_BYTES + event_id.encode()).digest()[:16])
-    h[6] = (h[6] & 0x0F) | 0x50  # version 5
-    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    x = sha1(_NAMESPACE_BYTES + event_id.encode()).hexdigest()
+    # Version 5 in digit 12; the RFC 4122 variant (binary 10xx) in digit 16.
+    return "".join((x[:8], "-", x[8:12], "-5", x[13:16], "-", _VARIANT[x[16]], x[17:20], "-",
+                    x[20:32]))
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 class ChosenAction(NamedTuple):
