@@ -14,7 +14,7 @@ event_id with another: no state is then read by one slice and written by another
 call decides exactly as the slices one after another would. The memory store reads each
 event's slice time from `MemoryStore.when`. A slice with an event_id twice (the pipeline
 re-emits such copies at the end of its call) ends its call, so the decisions come out in the
-same order too.
+same order too. The calls and their records are made in `slices` (compiled; BATCH is there).
 """
 
 from __future__ import annotations
