@@ -16,6 +16,7 @@ COMPILED = [
     "rules/economics.py",
     "rules/event.py",
     "rules/history.py",
+    "rules/lookup.py",
     "rules/policy.py",
     # The shell's per-event loop around it.
     "streams/worker/codec.py",
@@ -25,6 +26,7 @@ COMPILED = [
     "streams/worker/store.py",
     # The simulation's per-event state and tallies (the pipeline's other half there).
     "streams/simulate/memory.py",
+    "streams/simulate/slices.py",
     "streams/simulate/tally.py",
 ]
 

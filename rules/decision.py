@@ -33,7 +33,13 @@ def rfc3339_ms(ms: int) -> str:
             _dates[day] = date
     s, milli = divmod(rest, 1000)
     m, s = divmod(s, 60)
-    return f"{date}{m // 60:02d}:{m % 60:02d}:{s:02d}.{milli:03d}Z"
+    # Table look-ups, not format specs: an event's own time seldom repeats (a replay).
+    return "".join((date, _TWO[m // 60], ":", _TWO[m % 60], ":", _TWO[s], ".", _THREE[milli],
+                    "Z"))
+
+
+_TWO = tuple(f"{i:02d}" for i in range(60))
+_THREE = tuple(f"{i:03d}" for i in range(1000))
 
 
 def decision_id(event_id: str) -> str:
@@ -42,11 +48,13 @@ def decision_id(event_id: str) -> str:
     Built from the digest directly: uuid.uuid5 and its UUID object cost three times as much,
     and this runs once per decision.
     """
-    h = bytearray(sha1(_NAMESPACE_BYTES + event_id.encode()).digest()[:16])
-    h[6] = (h[6] & 0x0F) | 0x50  # version 5
-    h[8] = (h[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    x = sha1(_NAMESPACE_BYTES + event_id.encode()).hexdigest()
+    # Version 5 in digit 12; the RFC 4122 variant (binary 10xx) in digit 16.
+    return "".join((x[:8], "-", x[8:12], "-5", x[13:16], "-", _VARIANT[x[16]], x[17:20], "-",
+                    x[20:32]))
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 class ChosenAction(NamedTuple):
@@ -129,8 +137,19 @@ _FRAGMENTS: dict[object, orjson.Fragment] = {}
 _FRAGMENTS_MAX = 8192  # distinct actions and candidate lists kept serialized
 
 
+_SAME: dict[int, tuple[object, orjson.Fragment]] = {}  # id -> (the value itself, its JSON)
+
+
 def _fragment(value: ChosenAction | tuple[Candidate, ...]) -> orjson.Fragment:
-    """The JSON of an action or a candidate list, kept by value (both are hashable tuples)."""
+    """The JSON of an action or a candidate list, kept by value (both are hashable tuples).
+
+    Looked up by identity first: arbitration hands out the same memoized tuples again and
+    again, and hashing a candidate list (every field of every line) cost more than its
+    look-up. The value is kept alongside, so its id cannot be reused while it is there.
+    """
+    same = _SAME.get(id(value))
+    if same is not None and same[0] is value:
+        return same[1]
     got = _FRAGMENTS.get(value)
     if got is None:
         if isinstance(value, ChosenAction):
@@ -140,4 +159,7 @@ def _fragment(value: ChosenAction | tuple[Candidate, ...]) -> orjson.Fragment:
         if len(_FRAGMENTS) >= _FRAGMENTS_MAX:
             _FRAGMENTS.clear()  # suppression reasons vary: start over rather than grow
         _FRAGMENTS[value] = got
+    if len(_SAME) >= _FRAGMENTS_MAX:
+        _SAME.clear()
+    _SAME[id(value)] = (value, got)
     return got

@@ -82,7 +82,27 @@ class History(NamedTuple):
         new = [e for e in map(_parse, reversed(update.entries)) if e is not None]
         if not new:
             return self
-        return History.of((*new, *self.entries)[: update.max_entries])
+        return History.of(new).before(self, update.max_entries)
+
+    def before(self, older: History, max_entries: int) -> History:
+        """This history's entries, then `older`'s, the newest `max_entries` kept: what
+        History.of(...) of them all gives, without splitting the older entries again."""
+        if not older.entries:
+            return self if len(self.entries) <= max_entries else History.of(
+                self.entries[:max_entries])
+        entries = self.entries + older.entries
+        actions, risks = self.actions + older.actions, self.risks + older.risks
+        over = len(entries) - max_entries
+        if over > 0:
+            if over >= len(older.entries):
+                return History.of(entries[:max_entries])
+            # The entries dropped are the oldest: the ends of `actions` and `risks`.
+            dropped = entries[max_entries:]
+            gone = sum(1 for e in dropped if type(e) is PastAction)
+            actions = actions[:len(actions) - gone]
+            risks = risks[:len(risks) - (over - gone)]
+            entries = entries[:max_entries]
+        return History(entries, actions, risks)
 
 
 _EMPTY = History((), (), ())
@@ -107,6 +127,17 @@ def decode_stored(stored: bytes, max_entries: int) -> History:
     if len(out) > max_entries:
         del out[max_entries:]
     return History.of(out)
+
+
+def append_stored(history: History, text: bytes, max_entries: int) -> History:
+    """The History of a stored string after `text` (whole lines) is appended to it, given
+    `history`, what the string read as before (`decode_stored(stored, max_entries)`): the
+    same as `decode_stored(stored + text, max_entries)`, parsing only `text`. For a store
+    that keeps each customer's history read (streams/simulate/memory.py)."""
+    new = decode_stored(text, max_entries)
+    if not new.entries:
+        return history
+    return new.before(history, max_entries)
 
 
 KEEP, APPEND, REWRITE = 0, 1, 2  # how the shell writes a decision's history (stored_write)

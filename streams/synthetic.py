@@ -323,6 +323,7 @@ class _Generator:
         self.population = customers if isinstance(customers, Population) else _population(customers)
         self.start_ms = start_ms
         self.step_ms = step_ms
+        self.ms = 0
 
     def event(self, i: int) -> dict[str, object]:
         rng = self.rng
@@ -352,6 +353,7 @@ class _Generator:
             ms = self.start_ms + int(i * self.step_ms)
         if rng.random() < _LATE_SHARE:
             ms -= 1000 + int(rng.random() * 299_000)
+        self.ms = ms  # the last event's time, whichever form its ts takes
         return rfc3339_ms(ms) if rng.random() < _RFC3339_SHARE else ms
 
 
@@ -369,6 +371,15 @@ def events(count: int | None, *, seed: int | None = None, customers: int | Popul
     while count is None or i < count:
         yield gen.event(i)
         i += 1
+
+
+def timed_events(count: int, *, seed: int | None = None, customers: int | Population = 10_000,
+                 start_ms: int, step_ms: float = 1.0) -> Iterator[tuple[int, dict[str, object]]]:
+    """`events(...)`, each with its ts in epoch ms (what parse_ts reads from its `ts`)."""
+    gen = _Generator(seed, customers, start_ms, step_ms)
+    for i in range(count):
+        ev = gen.event(i)
+        yield gen.ms, ev
 
 
 def records(count: int | None, *, seed: int | None = None, customers: int | Population = 10_000,

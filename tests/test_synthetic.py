@@ -8,6 +8,7 @@ from collections import Counter
 import orjson
 import pytest
 
+from rules.event import parse_ts
 from rules.vocab import INTERACTION_CHANNELS, PRODUCT_LINES
 from streams import synthetic
 from streams.cli.tail import (
@@ -344,3 +345,11 @@ def test_render_json_and_unreadable():
     assert "unreadable" in render("decisions", b"{oops", as_json=False)
     assert "not an object" in render("metrics", b"[1]", as_json=False)
     assert "c000123" in render("actions", body, as_json=False)
+
+
+def test_timed_events_are_the_events_with_the_time_their_ts_reads_as() -> None:
+    kw = {"seed": 4, "customers": 50, "start_ms": 1_735_689_600_000, "step_ms": 60_000.0}
+    timed = list(synthetic.timed_events(500, **kw))  # type: ignore[arg-type]
+    assert [ev for _, ev in timed] == list(synthetic.events(500, **kw))  # type: ignore[arg-type]
+    assert [ms for ms, _ in timed] == [parse_ts(ev["ts"]) for _, ev in timed]
+    assert {type(ev["ts"]) for _, ev in timed} == {int, str}  # both forms of ts were read

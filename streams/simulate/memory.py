@@ -1,8 +1,17 @@
 """The pipeline's state in memory: the Redis store's INGEST, RECORD and COUNTS, same semantics.
 
-What streams/worker/scripts.py does in Lua, keyed the same way (per state slot: event ids,
-customer histories and MoT bucket counters), with expiry on the store's clock, which in a simulation
-is the event time: a key set at t with a TTL of s seconds is gone from t + s on, as in Redis.
+What streams/worker/scripts.py does in Lua, keyed the same way (per state slot: event ids and
+customer histories), with expiry on the store's clock, which in a simulation is the event
+time: a key set at t with a TTL of s seconds is gone from t + s on, as in Redis. The MoT bucket
+counters are kept once for all slots: COUNTS only ever answers their sum over every slot, and
+a bucket within COUNTS' windows (the last 60 minutes, 24 hours, 30 days) never expires before
+its window has passed (2 h, 26 h and 32 days of life after its last bump), so the sum is the
+same.
+
+Native structures throughout (dicts of bytes and ints, one small object per customer): no
+JSON, no copies of a customer's history but the one appended to it, and each customer's
+history kept as read (rules.history.append_stored), so the pipeline does not parse a month of
+entries again at every event.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from rules.history import History, append_stored, decode_stored
 from streams.worker import layout
 from streams.worker.store import (
     FIRST,
@@ -25,14 +35,25 @@ from streams.worker.store import (
 # The bucket counters' lifetimes in seconds, as INGEST sets them (EXPIRE after each bump).
 _MINUTE_TTL_S, _HOUR_TTL_S, _DAY_TTL_S = 7200, 93600, 2764800
 _APPEND, _REWRITE = 1, 2  # rules.history's modes
+_EMPTY = History((), (), ())
 
 
 class _Bucket:
-    """One MoT bucket counter hash of a slot: "mot|line" -> count, and when it expires (ms)."""
+    """One MoT bucket counter hash: "mot|line" -> count, and when it expires (ms)."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.expires = 0
+
+
+class _History:
+    """A customer's stored history: the string, when it expires (ms), and how it reads."""
+
+    def __init__(self, text: bytes, expires: int, read: History, lines: int) -> None:
+        self.text = text
+        self.expires = expires
+        self.read = read  # decode_stored(text, the store's history_cap)
+        self.lines = lines  # text.count(b"\n")
 
 
 class _Part:
@@ -44,34 +65,37 @@ class _Part:
         self.events: dict[str, bytes] = {}  # event id -> stored decision (b"": none yet)
         self.event_expiry: dict[str, int] = {}  # event id -> expires at, ms
         self.expiring: deque[tuple[int, str]] = deque()  # (expires ms, event id), in order
-        self.histories: dict[str, bytes] = {}  # customer -> the stored history
-        self.history_expiry: dict[str, int] = {}
-        # minute, hour and day buckets: bucket number -> its counter, oldest bucket first
-        self.minutes: dict[int, _Bucket] = {}
-        self.hours: dict[int, _Bucket] = {}
-        self.days: dict[int, _Bucket] = {}
+        self.histories: dict[str, _History] = {}  # customer -> the stored history
 
 
 class MemoryStore:
-    """A StateStore (streams/store.py) in one process's memory.
+    """A StateStore (streams/worker/store.py) in one process's memory.
 
     `clock()` is seconds since the epoch, as the pipeline's clock: the simulation passes the
     event time of the batch in hand. `when` (event_id -> epoch ms), filled by the replay for
     the call in hand, overrides that time per event: one call then holds several slices of
     the replay, each at its own time (streams/simulate/run.py). `totals` counts every MoT
-    field ever ingested (the whole replay), which no Redis window keeps.
+    field ever ingested (the whole replay), which no Redis window keeps. `history_cap`: the
+    catalogue's history_max_entries, to hand the pipeline each history already read (None:
+    the pipeline decodes the bytes, as from Redis).
     """
 
     prefix = "simulate"
+    keeps_join = False  # a replay has no responses to join: the pipeline builds no index
 
     def __init__(self, dedupe_ttl_s: int, clock: Callable[[], float] = time.time,
-                 slots: int = 64) -> None:
+                 slots: int = 64, history_cap: int | None = None) -> None:
         self.dedupe_ttl_ms = dedupe_ttl_s * 1000
         self.clock = clock
         self.slots = slots
+        self.history_cap = history_cap
         self.parts: dict[int, _Part] = {}
         self.totals: dict[str, int] = {}
         self.when: dict[str, int] = {}
+        # minute, hour and day buckets of every slot: bucket number -> counter, oldest first
+        self.minutes: dict[int, _Bucket] = {}
+        self.hours: dict[int, _Bucket] = {}
+        self.days: dict[int, _Bucket] = {}
 
     def slot(self, customer_id: str) -> int:
         return layout.slot_of(customer_id, self.slots)
@@ -88,71 +112,56 @@ class MemoryStore:
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    @staticmethod
-    def _expire(part: _Part, now: int) -> None:
-        """Drop the event ids whose TTL has run out (Redis would on access or by sampling)."""
-        q, events, expiry = part.expiring, part.events, part.event_expiry
-        while q and q[0][0] <= now:
-            _, eid = q.popleft()
-            e = expiry.get(eid)
-            if e is not None and e <= now:
-                del events[eid], expiry[eid]
-
     async def ingest(
         self, groups: dict[int, list[IngestItem]], now_ms: int
     ) -> dict[int, list[Ingested]]:
         ttl = self.dedupe_ttl_ms
         when = self.when
+        read = self.history_cap is not None
         out: dict[int, list[Ingested]] = {}
         for p, items in groups.items():
-            bumped: dict[int, dict[str, int]] = {}
-            at = -1  # the time of the bumps in `bumped`
+            bumps: dict[str, int] = {}
+            at = -1  # the time of the bumps in `bumps`
             replies: list[Ingested] = []
             for item in items:
                 eid, cust, fields, slot = item[0], item[1], item[2], item[3]
                 now = when.get(eid, now_ms)
                 if now != at:
-                    if bumped:
-                        self._bump(bumped, at)
-                        bumped = {}
+                    if bumps:
+                        self._bump(bumps, at)
+                        bumps = {}
                     at = now
                 part = self._part(slot)
-                self._expire(part, now)
-                events, expiry, expiring = part.events, part.event_expiry, part.expiring
-                e = expiry.get(eid)
+                if part.expiring and part.expiring[0][0] <= now:
+                    _expire(part, now)
+                e = part.event_expiry.get(eid)
                 if e is None or e <= now:  # SET NX EX
-                    events[eid] = b""
-                    expiry[eid] = now + ttl
-                    expiring.append((now + ttl, eid))
-                    if fields:
-                        bumps = bumped.get(slot)
-                        if bumps is None:
-                            bumps = bumped[slot] = {}
-                        for f in fields:
-                            bumps[f] = bumps.get(f, 0) + 1
-                    replies.append(Ingested(FIRST, _history(part, cust, now), None))
+                    part.events[eid] = b""
+                    part.event_expiry[eid] = now + ttl
+                    part.expiring.append((now + ttl, eid))
+                    for f in fields:
+                        bumps[f] = bumps.get(f, 0) + 1
+                    replies.append(_history(part, cust, now, read, FIRST))
                 else:
-                    stored = events[eid]
+                    stored = part.events[eid]
                     if stored:
                         replies.append(Ingested(REPEAT, b"", stored))
                     else:
-                        replies.append(Ingested(RETRY, _history(part, cust, now), None))
-            if bumped:
-                self._bump(bumped, at)
+                        replies.append(_history(part, cust, now, read, RETRY))
+            if bumps:
+                self._bump(bumps, at)
             out[p] = replies
         return out
 
-    def _bump(self, bumped: dict[int, dict[str, int]], now_ms: int) -> None:
-        """Add each slot's bumps to the minute, hour and day buckets of `now_ms`."""
+    def _bump(self, bumps: dict[str, int], now_ms: int) -> None:
+        """Add the bumps to the minute, hour and day buckets of `now_ms`."""
         minute, hour, day = buckets(now_ms)
         totals = self.totals
-        for slot, bumps in bumped.items():
-            part = self.parts[slot]
-            for f, n in bumps.items():
-                totals[f] = totals.get(f, 0) + n
-            _add(part.minutes, minute, now_ms, _MINUTE_TTL_S * 1000, bumps)
-            _add(part.hours, hour, now_ms, _HOUR_TTL_S * 1000, bumps)
-            _add(part.days, day, now_ms, _DAY_TTL_S * 1000, bumps)
+        for f, n in bumps.items():
+            totals[f] = totals.get(f, 0) + n
+        _add(self.minutes, minute, now_ms, _MINUTE_TTL_S * 1000, bumps)
+        _add(self.hours, hour, now_ms, _HOUR_TTL_S * 1000, bumps)
+        _add(self.days, day, now_ms, _DAY_TTL_S * 1000, bumps)
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
                      index: dict[str, list[list[object]]] | None = None,
@@ -162,42 +171,70 @@ class MemoryStore:
         batch_now = self._now_ms()
         ttl = self.dedupe_ttl_ms
         when = self.when
+        cap = self.history_cap
         for items in groups.values():
             for it in items:
-                now = when.get(it.event_id, batch_now)
+                eid = it.event_id
+                now = when.get(eid, batch_now)
                 part = self._part(it.slot)
-                events, expiry, expiring = part.events, part.event_expiry, part.expiring
-                histories, kept = part.histories, part.history_expiry
-                eid, cust, mode = it.event_id, it.customer_id, it.history_mode
-                events[eid] = bytes(memoryview(it.decision))  # SET EX; exact size (source.py)
-                expiry[eid] = now + ttl
-                expiring.append((now + ttl, eid))
-                if mode == _APPEND:
-                    text = it.history_text.encode()
-                    h = kept.get(cust)
-                    histories[cust] = text if h is None or h <= now else histories[cust] + text
-                    kept[cust] = now + retain_ms  # PEXPIRE
-                elif mode == _REWRITE:
-                    histories[cust] = it.history_text.encode()
-                    kept[cust] = now + retain_ms
+                part.events[eid] = bytes(memoryview(it.decision))  # SET EX; exact size (source.py)
+                expiry = part.event_expiry
+                if expiry.get(eid) != now + ttl:  # a replay: the same time as its INGEST
+                    expiry[eid] = now + ttl
+                    part.expiring.append((now + ttl, eid))
+                mode = it.history_mode
+                if mode != _APPEND and mode != _REWRITE:
+                    continue
+                cust = it.customer_id
+                text = it.history_text.encode()
+                h = part.histories.get(cust)
+                if mode == _APPEND and h is not None and h.expires > now:
+                    h.text += text
+                    h.lines += text.count(b"\n")
+                    if cap is not None:
+                        h.read = append_stored(h.read, text, cap)
+                    h.expires = now + retain_ms  # PEXPIRE
+                else:
+                    part.histories[cust] = _History(
+                        text, now + retain_ms,
+                        _EMPTY if cap is None else decode_stored(text, cap), text.count(b"\n"))
         return []
 
     async def counts(self, now_ms: int) -> dict[str, list[int]]:
         """As COUNTS over every state slot: [5m, 1h, 24h, 30d] per "mot|line"."""
         minute, hour, day = buckets(now_ms)
         totals: dict[str, list[int]] = {}
-
-        for part in self.parts.values():
-            for m in range(minute - 59, minute + 1):
-                _sum(totals, part.minutes.get(m), now_ms, (0, 1) if m > minute - 5 else (1,))
-            for h in range(hour - 23, hour + 1):
-                _sum(totals, part.hours.get(h), now_ms, (2,))
-            for d in range(day - 29, day + 1):
-                _sum(totals, part.days.get(d), now_ms, (3,))
+        for m in range(minute - 59, minute + 1):
+            _sum(totals, self.minutes.get(m), now_ms, (0, 1) if m > minute - 5 else (1,))
+        for h in range(hour - 23, hour + 1):
+            _sum(totals, self.hours.get(h), now_ms, (2,))
+        for d in range(day - 29, day + 1):
+            _sum(totals, self.days.get(d), now_ms, (3,))
         return totals
 
     async def close(self) -> None:
         self.parts.clear()
+
+
+def _expire(part: _Part, now: int) -> None:
+    """Drop the event ids whose TTL has run out (Redis would on access or by sampling)."""
+    q, events, expiry = part.expiring, part.events, part.event_expiry
+    while q and q[0][0] <= now:
+        _, eid = q.popleft()
+        e = expiry.get(eid)
+        if e is not None and e <= now:
+            del events[eid], expiry[eid]
+
+
+def _history(part: _Part, cust: str, now: int, read: bool, kind: int) -> Ingested:
+    """The reply carrying the customer's history (expired: none, and forgotten)."""
+    h = part.histories.get(cust)
+    if h is None:
+        return Ingested(kind, b"", None, read=_EMPTY if read else None)
+    if h.expires <= now:
+        del part.histories[cust]
+        return Ingested(kind, b"", None, read=_EMPTY if read else None)
+    return Ingested(kind, h.text, None, read=h.read if read else None, lines=h.lines)
 
 
 def _add(held: dict[int, _Bucket], bucket: int, now: int, life_ms: int,
@@ -231,13 +268,3 @@ def _drop_expired(held: dict[int, _Bucket], now: int) -> None:
         if held[bucket].expires > now:
             return
         del held[bucket]
-
-
-def _history(part: _Part, cust: str, now: int) -> bytes:
-    h = part.history_expiry.get(cust)
-    if h is None:
-        return b""
-    if h <= now:
-        del part.histories[cust], part.history_expiry[cust]
-        return b""
-    return part.histories[cust]

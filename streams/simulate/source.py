@@ -104,12 +104,12 @@ def from_synthetic(count: int, days: float, seed: int, customers: int) -> Events
     times: list[int] = []
     ids: list[str | None] = []
     owners: list[str | None] = []
-    for ev in synthetic.events(count, seed=seed, customers=pop, start_ms=SYNTHETIC_START_MS,
-                               step_ms=step):
+    for ms, ev in synthetic.timed_events(count, seed=seed, customers=pop,
+                                         start_ms=SYNTHETIC_START_MS, step_ms=step):
         # A copy of exactly its size: orjson's bytes keep the allocation they were built in
         # (about 4 KiB whatever their length), 20 times what a million events need.
         values.append(bytes(memoryview(dumps(ev))))
-        times.append(parse_ts(ev["ts"]))
+        times.append(ms)
         ids.append(str(ev["event_id"]))
         owners.append(str(ev["customer_id"]))
     return Events("synthetic", values, times, ids, owners)

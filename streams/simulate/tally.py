@@ -14,10 +14,12 @@ from typing import BinaryIO
 import orjson
 
 from rules import Catalogue, Decision, Event
+from rules.decision import Candidate
 from rules.lookup import score
 
 _DAY_MS, _WEEK_MS = 86_400_000, 7 * 86_400_000
 _HELD = "suppressed by policy "
+_MEMO_MAX = 8192
 _DETAIL = re.compile(r"'[^']*'|\"[^\"]*\"|\b\d+\b")
 
 
@@ -54,6 +56,7 @@ class Tally:
         self.customer_ids: list[str] = []
         self.decided: list[str] = []
         self.values: list[float] = []
+        self._held_memo: dict[int, tuple[tuple[Candidate, ...], tuple[str, ...]]] = {}
 
     # --- Outputs ----------------------------------------------------------------------
     def decision(self, customer_id: str, body: bytes, channel: str | None) -> None:
@@ -74,6 +77,21 @@ class Tally:
         done.set_result([])
         return done
 
+    def _held_by(self, candidates: tuple[Candidate, ...]) -> tuple[str, ...]:
+        """The policies holding candidates back, one per held line; by identity first, as
+        arbitration hands out the same memoized candidate lists again and again."""
+        memo = self._held_memo
+        got = memo.get(id(candidates))
+        if got is not None and got[0] is candidates:
+            return got[1]
+        held = tuple([c.reason[len(_HELD):c.reason.index(":", len(_HELD))]
+                      for c in candidates
+                      if c.status == "suppressed" and c.reason.startswith(_HELD)])
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        memo[id(candidates)] = (candidates, held)  # kept alive: its id is not reused
+        return held
+
     # --- the pipeline's observe hook --------------------------------------------------
     def observe(self, event: Event, decision: Decision) -> None:
         outcome = decision.outcome
@@ -81,9 +99,8 @@ class Tally:
         cust = event.customer_id
         self.customers.add(cust)
         if outcome == "action" or outcome == "suppressed":
-            for c in decision.candidates:
-                if c.status == "suppressed" and c.reason.startswith(_HELD):
-                    self.held[c.reason[len(_HELD):c.reason.index(":", len(_HELD))]] += 1
+            for policy in self._held_by(decision.candidates):
+                self.held[policy] += 1
         a = decision.action
         value = 0.0
         if a is not None:

@@ -92,6 +92,7 @@ class Pipeline:
         # the first copy) takes the first copy's decision: INGEST would find it seen but not
         # yet stored and decide it a second time.
         firsts: dict[str, _Pending] = {}
+        watching = store.keeps_join
         copies: list[tuple[_Pending, Record]] = []
         for rec in records:
             try:
@@ -122,9 +123,10 @@ class Pipeline:
                 if arm is None:
                     arm = arms[event.customer_id] = exp.arm(event.customer_id)
                 item = _Pending(rec, event, classify(active.catalogue(arm), event), arm, slot)
-            reach = reached(active.catalogue(item.arm), event)
-            if reach:
-                item.reach = [[r.mot, r.within_ms] for r in reach]
+            if watching:  # a store that keeps the join keeps the watches too
+                reach = reached(active.catalogue(item.arm), event)
+                if reach:
+                    item.reach = [[r.mot, r.within_ms] for r in reach]
             firsts[event.event_id] = item
             pending[store.group(slot)].append(item)
         if pending:
@@ -164,7 +166,9 @@ class Pipeline:
         cap = cat.history_max_entries
         observe = self.observe
         # Decisions with a (would-be) action, for the join of responses: join tag -> entries;
-        # and the watched decisions this batch's events converted (rules.outcomes).
+        # and the watched decisions this batch's events converted (rules.outcomes). A store
+        # without the join (the simulation's) gets neither.
+        indexing = self.store.keeps_join
         index: dict[str, list[list[object]]] = {}
         joins: dict[str, list[list[object]]] = {}
         exp_name = active.experiment.name if active.experiment is not None else NO_EXPERIMENT
@@ -190,8 +194,12 @@ class Pipeline:
                             [did, "converted", False, summary.decode()])
                 earlier = histories.get(ev.customer_id)
                 if earlier is None:
-                    history = decode_stored(got.history, cap)
-                    lines = got.history.count(b"\n")
+                    read = got.read
+                    if read is None:
+                        history = decode_stored(got.history, cap)
+                        lines = got.history.count(b"\n")
+                    else:  # the memory store's own read of it
+                        history, lines = read, got.lines
                 else:
                     history, lines = earlier[0].apply(earlier[1]), earlier[2]
                 arm = it.arm
@@ -210,7 +218,7 @@ class Pipeline:
                 body = it.body = decision.to_json()
                 action = decision.action
                 watch: list[object] | None = None
-                if action is not None:
+                if action is not None and indexing:
                     did = decision.decision_id
                     window = watched(active.catalogue(arm), action.mot)
                     entry: list[object] = [did, exp_name, arm, action.program, action.id, window]

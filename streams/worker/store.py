@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
+from rules import History
 from streams import redis_client
 from streams.settings import Settings
 from streams.worker import layout, scripts
@@ -61,11 +62,17 @@ IngestItem = tuple[str, str, list[str], int] | tuple[str, str, list[str], int, l
 # Plain classes (built in C once compiled), not NamedTuples: one of each per event.
 class Ingested:
     def __init__(self, kind: int, history: bytes, stored: bytes | None,
-                 reached: list[bytes] | None = None) -> None:
+                 reached: list[bytes] | None = None, read: History | None = None,
+                 lines: int = 0) -> None:
         self.kind = kind  # FIRST, REPEAT or RETRY
         self.history = history  # the stored contact history (rules.history's form)
         self.stored = stored  # the stored decision, for REPEAT
         self.reached = reached  # summaries of the watched decisions this event converts
+        # A store that keeps each history read (the memory store) gives it, with the stored
+        # line count: decode_stored(history, the catalogue's history_max_entries) and
+        # history.count(b"\n"). None: the pipeline decodes `history` itself (Redis).
+        self.read = read
+        self.lines = lines
 
 
 class RecordItem:
@@ -107,6 +114,7 @@ class StateStore(Protocol):
     """
 
     prefix: str
+    keeps_join: bool  # whether `record` keeps `index` (the responses' join): else none is built
 
     def slot(self, customer_id: str) -> int: ...
 
@@ -132,6 +140,7 @@ class Store:
         self.redis = redis_client.client(settings)
         self.cluster = settings.redis_cluster
         self.prefix = settings.redis_prefix
+        self.keeps_join = True
         self.start = layout.tag_prefix(settings.redis_prefix)
         self.wanted_slots = settings.state_slots
         self.slots = settings.state_slots  # as recorded in Redis, once `open` has run

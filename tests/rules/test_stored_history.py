@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 from rules import History, HistoryUpdate, decode_history, decode_stored, stored_write
-from rules.history import APPEND, KEEP, REWRITE, encode_entry
+from rules.history import APPEND, KEEP, REWRITE, PastAction, append_stored, encode_entry
 
 
 def _stored(*entries: str) -> bytes:
@@ -48,3 +50,27 @@ def test_past_twice_the_cap_the_newest_cap_are_written_again() -> None:
 def test_entries_encode_back_to_what_was_read() -> None:
     lines = ["a|17|upsell_cross_sell|digital|1|uc_5g", "r|18|service_interruption"]
     assert [encode_entry(e) for e in decode_history(lines).entries] == lines
+
+
+def test_appending_reads_as_decoding_the_whole_string_again() -> None:
+    """append_stored (and History.apply) over random appends, rewrites, unreadable lines and
+    caps: always what decode_stored of the whole stored string reads."""
+    rng = random.Random(5)
+    kinds = ("a|{}|p{}|sms|1|x{}", "a|{}|p{}|push|0|y{}", "r|{}|m{}", "garbage{}{}{}")
+    for cap in (1, 2, 3, 5, 8):
+        stored, history = b"", History.empty()
+        t = 0
+        for _ in range(60):
+            lines = []
+            for _ in range(rng.randrange(0, cap + 3)):
+                t += 1
+                lines.append(rng.choice(kinds).format(t, rng.randrange(3), rng.randrange(3)))
+            text = _stored(*lines)
+            update = HistoryUpdate(tuple(lines), 1000, cap)
+            applied = history.apply(update)
+            stored += text
+            history = append_stored(history, text, cap)
+            assert history == decode_stored(stored, cap)
+            assert applied == history
+            assert history.actions == tuple(e for e in history.entries
+                                            if isinstance(e, PastAction))
