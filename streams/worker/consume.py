@@ -166,9 +166,17 @@ class _Lane:
         offsets, self.settled, self.committed_at = self.settled, {}, now
         try:
             await self.consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
+        except CommitFailedError as exc:
             # The group moved on: another worker re-reads those records, the dedupe holds.
             log.warning("commit failed (%s); partitions were reassigned", exc)
+        except KafkaError as exc:
+            # Weather (a request timed out, the coordinator moved): the offsets are kept and
+            # committed again, else the last batch before a quiet spell would stay uncommitted.
+            held = self.consumer.assignment()
+            for tp, offset in offsets.items():
+                if tp in held and tp not in self.settled:
+                    self.settled[tp] = offset
+            log.warning("commit failed (%s); committing again", exc)
 
     async def finish(self, task: asyncio.Task[None], grace_s: float) -> None:
         """Stop the lane: its batch in hand finished within grace_s, else dropped (never
