@@ -166,17 +166,17 @@ class _Lane:
         offsets, self.settled, self.committed_at = self.settled, {}, now
         try:
             await self.consumer.commit(offsets)
-        except CommitFailedError as exc:
-            # The group moved on: another worker re-reads those records, the dedupe holds.
-            log.warning("commit failed (%s); partitions were reassigned", exc)
-        except KafkaError as exc:
-            # Weather (a request timed out, the coordinator moved): the offsets are kept and
-            # committed again, else the last batch before a quiet spell would stay uncommitted.
+        except (CommitFailedError, KafkaError) as exc:
+            # The offsets of partitions still ours are kept and committed again (a request
+            # timed out, the coordinator moved, a rebalance gave them back): dropped, the last
+            # batch before a quiet spell would stay uncommitted. Partitions gone to another
+            # worker are its to commit; it re-reads them, the dedupe holds.
             held = self.consumer.assignment()
             for tp, offset in offsets.items():
                 if tp in held and tp not in self.settled:
                     self.settled[tp] = offset
-            log.warning("commit failed (%s); committing again", exc)
+            log.warning("commit failed (%s); the offsets of partitions still held are "
+                        "committed again", exc)
 
     async def finish(self, task: asyncio.Task[None], grace_s: float) -> None:
         """Stop the lane: its batch in hand finished within grace_s, else dropped (never

@@ -54,7 +54,8 @@ async def test_aborted_records_are_never_decided_committed_ones_are(stack,
     assert code == 0, worker.log_tail()
     assert result.unexpected == 0, "records of an aborted transaction were decided"
     assert result.count_errors == 0, "MoT counts are not those of the committed events"
-    assert result.ok() and result.decided == len(committed) + len(plain), result
+    assert result.ok() and result.decided == len(committed) + len(plain), (
+        result, worker.log_tail())
     aborted_ids = {e["event_id"] for e in aborted}
     acted = {orjson.loads(v)["event_id"] for name in s.topics.all_actions()
              for v in outputs.get(name, [])}
