@@ -48,6 +48,16 @@ class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new
         self.body = b""  # its decision as emitted, once decided (or re-emitted)
 
 
+def _ingest_item(it: _Pending, at_ms: int) -> IngestItem:
+    """INGEST's entry for an event; one that may be a positive outcome also carries the MoTs
+    it may reach and its decision time (scripts.INGEST)."""
+    ev = it.event
+    fields = [field(m, ev.product_line) for m in it.mots]
+    if it.reach is None:
+        return (ev.event_id, ev.customer_id, fields, it.slot)
+    return (ev.event_id, ev.customer_id, fields, it.slot, it.reach, at_ms)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -143,22 +153,7 @@ class Pipeline:
         cat, stats, emit = active.champion, self.stats, self.emitter
         event_time = self.event_time
         groups: dict[int, list[IngestItem]] = {
-            p: [
-                (
-                    it.event.event_id,
-                    it.event.customer_id,
-                    [field(m, it.event.product_line) for m in it.mots],
-                    it.slot,
-                ) if it.reach is None else (
-                    it.event.event_id,
-                    it.event.customer_id,
-                    [field(m, it.event.product_line) for m in it.mots],
-                    it.slot,
-                    it.reach,
-                    it.event.ts_ms if event_time else now_ms,
-                )
-                for it in items
-            ]
+            p: [_ingest_item(it, it.event.ts_ms if event_time else now_ms) for it in items]
             for p, items in pending.items()
         }
         replies = await self.store.ingest(groups, now_ms)

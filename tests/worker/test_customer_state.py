@@ -164,6 +164,15 @@ async def test_state_of_the_partition_layout_is_moved_on_upgrade(settings: Setti
         await store.close()
 
 
+def _one_event_each(store: Store, customers: list[str], counter: str) -> dict[int, list]:
+    """INGEST groups with one event per customer, each counting `counter`."""
+    groups: dict[int, list] = {}
+    for i, c in enumerate(customers):
+        slot = store.slot(c)
+        groups.setdefault(store.group(slot), []).append((f"ev-{i}", c, [counter], slot))
+    return groups
+
+
 async def test_every_slot_is_one_hash_slot_and_scripts_run_on_the_cluster(stack) -> None:
     """On the real Redis Cluster: every key of a state slot hashes to one cluster slot, and
     the scripts (which build keys of their declared tag) run there, redirections included."""
@@ -173,11 +182,7 @@ async def test_every_slot_is_one_hash_slot_and_scripts_run_on_the_cluster(stack)
     try:
         now = int(time.time() * 1000)
         customers = [f"cl-{i}" for i in range(200)]
-        groups: dict[int, list] = {}
-        for i, c in enumerate(customers):
-            slot = store.slot(c)
-            groups.setdefault(store.group(slot), []).append(
-                (f"ev-{i}", c, [field("cancellation", "home")], slot))
+        groups = _one_event_each(store, customers, field("cancellation", "home"))
         assert len(groups) > 1  # one call per state slot on a cluster
         replies = await store.ingest(groups, now)
         assert sum(len(v) for v in replies.values()) == len(customers)
@@ -202,10 +207,7 @@ async def test_counts_read_in_several_calls_add_up_every_slot(settings: Settings
     try:
         now = int(time.time() * 1000)
         customers = [f"cnt-{i}" for i in range(300)]
-        groups: dict[int, list] = {}
-        for i, c in enumerate(customers):
-            groups.setdefault(store.group(store.slot(c)), []).append(
-                (f"ev-{i}", c, [field("complaint", "home")], store.slot(c)))
+        groups = _one_event_each(store, customers, field("complaint", "home"))
         slots = {store.slot(c) for c in customers}
         assert slots == set(range(s.state_slots))  # every slot has customers, the last too
         await store.ingest(groups, now)
