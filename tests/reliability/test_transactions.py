@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from harness import encoded, isolated, prepare, produce
 from kit import EnvWorker
 
@@ -36,6 +38,22 @@ async def transaction(s: Settings, events: list[dict[str, object]], commit: bool
         await producer.stop()
 
 
+async def markers_written(s: Settings, timeout_s: float = 30.0) -> None:
+    tps = [TopicPartition(s.topics.events, p) for p in range(s.partitions)]
+    stable = AIOKafkaConsumer(bootstrap_servers=s.kafka, isolation_level="read_committed")
+    every = AIOKafkaConsumer(bootstrap_servers=s.kafka, isolation_level="read_uncommitted")
+    await stable.start()
+    await every.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while await stable.end_offsets(tps) != await every.end_offsets(tps):
+            assert time.monotonic() < deadline, "transaction markers not written"
+            await asyncio.sleep(0.2)
+    finally:
+        await stable.stop()
+        await every.stop()
+
+
 async def test_aborted_records_are_never_decided_committed_ones_are(stack,
                                                                    tmp_path: Path) -> None:
     s = isolated(Settings.from_env().with_(kafka=stack.kafka, redis_url=stack.redis_url),
@@ -45,7 +63,11 @@ async def test_aborted_records_are_never_decided_committed_ones_are(stack,
     aborted, committed, plain = pool[:150], pool[150:300], pool[300:]
     await transaction(s, aborted, commit=False)
     await transaction(s, committed, commit=True)
-    await produce(s, encoded(plain))  # after the markers: the group can commit the end
+    # The coordinator writes the markers after EndTxn returns: wait for them (the last stable
+    # offset reaches the high watermark), so the plain records land after them and the group
+    # can commit the end.
+    await markers_written(s)
+    await produce(s, encoded(plain))
     worker = EnvWorker(s, tmp_path).start()
     try:
         result, outputs = await audit(s, committed + plain, commit_timeout_s=90)
