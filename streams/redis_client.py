@@ -8,11 +8,15 @@ failover. TLS (`rediss://`) and a password in the URL work the same in both mode
 
 from __future__ import annotations
 
-from typing import TypeAlias
+import os
+from collections.abc import Awaitable
+from typing import TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
+import redis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from streams.settings import Settings
 
@@ -22,6 +26,7 @@ CONNECT_TIMEOUT_S = 5.0
 # Explicit: in the isolated build (no redis installed) both are Any, which mypy refuses as
 # an implicit alias.
 Client: TypeAlias = Redis | RedisCluster
+T = TypeVar("T")
 
 
 def client(settings: Settings, **overrides: object) -> Client:
@@ -35,3 +40,35 @@ def client(settings: Settings, **overrides: object) -> Client:
                                        for u in map(urlsplit, more)]
         return RedisCluster.from_url(first, **kwargs)  # type: ignore[arg-type]
     return Redis.from_url(settings.redis_url, **kwargs)  # type: ignore[arg-type]
+
+
+_REDIS_PKG = os.path.dirname(os.path.abspath(redis.__file__ or "")) + os.sep
+
+
+def torn_connection(exc: BaseException) -> bool:
+    """Whether `exc` is a connection torn down under a command, leaked by redis-py as an
+    AttributeError or TypeError instead of a ConnectionError (redis/redis-py#4287): a
+    disconnect (a failover's topology refresh, a peer reset) clears a connection's writer
+    while another task is about to write on it. Only errors raised inside redis-py or
+    asyncio count: the same types from our own code stay bugs."""
+    if not isinstance(exc, AttributeError | TypeError):
+        return False
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last, tb = tb, tb.tb_next
+    if last is None:
+        return False
+    where = os.path.abspath(last.tb_frame.f_code.co_filename)
+    return where.startswith(_REDIS_PKG) or os.sep + "asyncio" + os.sep in where
+
+
+async def guarded(call: Awaitable[T]) -> T:
+    """Await `call`, raising a torn connection (torn_connection) as the ConnectionError it
+    is, so that retries treat it as the weather it is."""
+    try:
+        return await call
+    except (AttributeError, TypeError) as exc:
+        if torn_connection(exc):
+            raise RedisConnectionError(f"connection torn down under a command: {exc!r}") from exc
+        raise

@@ -157,7 +157,8 @@ class Store:
     async def open(self) -> None:
         """Read (or record) the state layout, moving an earlier version's state into it."""
         self.slots = await self._retry.call_with_retry(
-            lambda: layout.settle(self.redis, self.prefix, self.wanted_slots, self.cluster),
+            lambda: redis_client.guarded(
+                layout.settle(self.redis, self.prefix, self.wanted_slots, self.cluster)),
             self._failed("layout"))
 
     def slot(self, customer_id: str) -> int:
@@ -195,7 +196,7 @@ class Store:
             pipe = self.redis.pipeline(transaction=False)
             for name, tag, args in calls:
                 pipe.evalsha(self._sha[name], 1, tag, *args)
-            return await pipe.execute()
+            return await redis_client.guarded(pipe.execute())
 
         return await self._retry.call_with_retry(once, self._failed(what))
 
@@ -211,7 +212,7 @@ class Store:
         while True:
             if not self._loaded:
                 try:
-                    await self._load()
+                    await redis_client.guarded(self._load())
                 except TRANSIENT as exc:
                     failures += 1
                     await self._failed(what)(exc)
@@ -224,7 +225,8 @@ class Store:
             failed: list[int] = []
             last: Exception | None = None
             for i, out in zip(todo, outs, strict=True):
-                if isinstance(out, TRANSIENT):
+                if isinstance(out, TRANSIENT) or (isinstance(out, Exception)
+                                                  and redis_client.torn_connection(out)):
                     failed.append(i)
                     last = out
                 elif isinstance(out, BaseException):
