@@ -17,6 +17,7 @@ KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.24.3"
 SLF4J_VERSION = "2.0.16"
 MIN_JAVA = 17
+INDEX_BYTES = 256 * 1024  # log.index.size.max.bytes (see write_config)
 
 _POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -152,6 +153,12 @@ def write_config(home: Path, port: int, controller_port: int) -> Path:
         # A development broker: keep a day of data in small segments so old ones are dropped.
         "log.retention.hours": "24",
         "log.segment.bytes": str(64 * 1024 * 1024),
+        # Each segment's offset and time index is a sparse file of this size, mmap'd. The first
+        # read of a fresh one faults in a whole readahead window (8 MiB here) of zeroed pages:
+        # 16 MiB of memset per new partition with the 10 MiB default, a core busy for a second
+        # when a bench's fresh topics first take load (docs/performance.md). 256 KiB still holds
+        # a full 64 MiB segment's entries: one per 4 KiB of log, 16,384 of 8 and 12 bytes.
+        "log.index.size.max.bytes": str(INDEX_BYTES),
     }
     config = home / "server.properties"
     config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))

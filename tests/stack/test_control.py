@@ -20,6 +20,7 @@ from streams import kafka, native
 from streams.cli.main import main as arbiter
 from streams.settings import Settings
 from streams.stack import control as local_stack
+from streams.stack import kafka_server as stack_kafka
 from streams.stack.proc import alive, choose_port, port_free
 
 if TYPE_CHECKING:
@@ -67,6 +68,28 @@ async def test_kafka_carries_a_record(settings: Settings, unique_topic: Callable
     finally:
         await consumer.stop()
     assert (record.key, record.value) == (b"c1", b"hello")
+
+
+@integration
+async def test_a_new_partitions_indexes_are_small(
+        stack: StackEndpoints, settings: Settings, unique_topic: Callable[..., str]) -> None:
+    """The broker preallocates each segment's offset and time index at the stack's
+    log.index.size.max.bytes, not Kafka's 10 MiB whose first read zero-fills 16 MiB a partition
+    (docs/performance.md, the start-of-load stall)."""
+    _require_local(stack)
+    topic = unique_topic()
+    await kafka.ensure_topics(settings, [topic], 1)
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"x" * 10_000, key=b"c1")
+    finally:
+        await producer.stop()
+    part = local_stack.run_dir() / "kafka" / "data" / f"{topic}-0"
+    sizes = {p.suffix: p.stat().st_size for p in part.iterdir() if p.suffix.endswith("index")}
+    size = stack_kafka.INDEX_BYTES
+    # Kafka rounds each index down to whole entries: 8 bytes (offset), 12 (time).
+    assert sizes == {".index": size - size % 8, ".timeindex": size - size % 12}
 
 
 @integration
