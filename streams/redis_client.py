@@ -42,16 +42,25 @@ def client(settings: Settings, **overrides: object) -> Client:
     return Redis.from_url(settings.redis_url, **kwargs)  # type: ignore[arg-type]
 
 
-_REDIS_PKG = os.path.dirname(os.path.abspath(redis.__file__ or "")) + os.sep
+# Fail closed: without the package's own directory no frame counts as redis-py's.
+_REDIS_PKG = (os.path.dirname(os.path.abspath(redis.__file__)) + os.sep) if redis.__file__ else None
 
 
 def torn_connection(exc: BaseException) -> bool:
     """Whether `exc` is a connection torn down under a command, leaked by redis-py as an
-    AttributeError or TypeError instead of a ConnectionError (redis/redis-py#4287): a
+    AttributeError or TypeError on `None` instead of a ConnectionError: on Python 3.11, a
     disconnect (a failover's topology refresh, a peer reset) clears a connection's writer
-    while another task is about to write on it. Only errors raised inside redis-py or
-    asyncio count: the same types from our own code stay bugs."""
-    if not isinstance(exc, AttributeError | TypeError):
+    while another task is about to write on it ("'NoneType' object has no attribute
+    'writelines'", redis/redis-py#3546); on 3.12 and later the transport's own internals go
+    the same way (redis/redis-py#4287). Only an error about `None` raised inside redis-py or
+    asyncio counts: a misuse of either (a wrong argument type) and our own code's errors stay
+    bugs."""
+    if isinstance(exc, AttributeError):
+        if exc.obj is not None or exc.name is None:  # an attribute of None, looked up
+            return False
+    elif not (isinstance(exc, TypeError) and str(exc).startswith("'NoneType' object")):
+        return False
+    if _REDIS_PKG is None:
         return False
     tb = exc.__traceback__
     last = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.utils import ensure_string
 
 from streams import redis_client
 
@@ -35,3 +36,13 @@ async def test_the_same_error_from_our_code_stays_a_bug() -> None:
     assert not redis_client.torn_connection(RuntimeError("x"))
     with pytest.raises(AttributeError):
         await redis_client.guarded(_our_bug())
+
+
+async def test_a_misuse_of_redis_py_stays_a_bug() -> None:
+    # A TypeError raised inside redis-py for a wrong argument is not a torn connection.
+    with pytest.raises(TypeError) as caught:
+        ensure_string(42)
+    assert not redis_client.torn_connection(caught.value)
+    with pytest.raises(AttributeError) as manual:
+        raise AttributeError("made by hand, about nothing")
+    assert not redis_client.torn_connection(manual.value)

@@ -192,7 +192,7 @@ class Store:
 
         async def once() -> list:
             if not self._loaded:
-                await self._load()
+                await redis_client.guarded(self._load())
             pipe = self.redis.pipeline(transaction=False)
             for name, tag, args in calls:
                 pipe.evalsha(self._sha[name], 1, tag, *args)
