@@ -52,7 +52,20 @@ def payload(r: Results, opts: Options) -> dict[str, object]:
         "latency_windows": [_window(w) for w in r.latency.windows] if r.latency else None,
         "offered_eps": opts.offered_eps,
         "worker_rss_mb": round(rss.peak_mb, 1) if rss else None,
+        "arbiter_cpu_us_per_event": _cpu(r.arbiter) if r.arbiter else None,
     }
+
+
+def _cpu(run: Drained) -> dict[str, float | None]:
+    """CPU µs per event timed of the arbiter's throughput run, per process and in all (the
+    broker's and the sum only when the broker is the local stack's, whose CPU is read)."""
+    worker = round(run.per_event_us(run.worker_cpu_s), 1)
+    redis = round(run.per_event_us(run.redis_cpu_s), 1)
+    if run.broker_cpu_s is None:
+        return {"worker": worker, "redis": redis, "broker": None, "all": None}
+    broker = round(run.per_event_us(run.broker_cpu_s), 1)
+    return {"worker": worker, "redis": redis, "broker": broker,
+            "all": round(worker + redis + broker, 1)}
 
 
 def _spread(s: timeline.Spread | None) -> dict[str, float] | None:

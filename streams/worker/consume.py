@@ -17,7 +17,9 @@ behind has its partitions paused until it catches up, so memory stays bounded.
 
 At-least-once: a batch's offsets are committed only after its Redis writes are done and the
 broker has acknowledged its outputs. While those acknowledgements travel, the lane already
-decides its next batch; the event_id dedupe makes a re-read after a crash safe.
+decides its next batch; the event_id dedupe makes a re-read after a crash safe. An idle lane
+also commits past what the consumer skipped without handing it out (transaction markers,
+aborted records), so a partition ending in them drains to lag 0 (_Lane.pass_skipped).
 
 Only committed records are read (read_committed): a transaction its producer aborted never
 happened. A record the client cannot read (a corrupt batch, a codec it lacks) is
@@ -36,7 +38,7 @@ import time
 from collections import deque
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from streams import kafka
@@ -57,6 +59,7 @@ SETTLE_EVERY_S = 0.005  # how often an idle lane looks for acknowledged batches
 # re-reads at most this much, which the event_id dedupe absorbs.
 COMMIT_EVERY_S = 1.0
 METADATA_MAX_AGE_MS = 30_000
+POSITION_WAIT_S = 0.05  # an idle lane reads only positions the consumer already knows
 # A stop's budget (the whole stop stays under 30 s, Redis or Kafka away or not): the batch in
 # hand may take DRAIN_GRACE_S to finish, acknowledgements and the commit SETTLE_S more, and
 # leaving the group LEAVE_S; the runtime then gives the producer its own few seconds.
@@ -82,6 +85,12 @@ class _Lane:
         self.unsettled: list[tuple[asyncio.Future[list[object]], Offsets]] = []
         self.settled: Offsets = {}  # acknowledged, to be committed at the next commit
         self.committed_at = time.monotonic()
+        self.committed: dict[TopicPartition, int] = {}  # what this lane last committed
+        # Why the consumer's positions may now be past records no lane holds, so that
+        # pass_skipped must wait: "probe", the poller looking for an unreadable record
+        # (streams.worker.unreadable); "rebalance", from revocation to the new assignment
+        # (the backlog was dropped, the positions are still the old ones).
+        self.unsure: set[str] = set()
 
     def feed(self, tp: TopicPartition, msgs: list) -> None:
         self.backlog.append((tp, [Record(tp.topic, tp.partition, m.offset, m.key, m.value,
@@ -128,14 +137,12 @@ class _Lane:
             self.ready.clear()
             if not self.backlog:
                 timeout = self.idle_timeout()
-                if timeout is None:
-                    await self.ready.wait()
-                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.ready.wait(), timeout)
                 if not self.backlog:
                     async with self.lock:
                         await self.settle(wait=False)
+                        await self.pass_skipped()
                     continue
             async with self.lock:
                 records, offsets = self.take()
@@ -166,6 +173,8 @@ class _Lane:
         offsets, self.settled, self.committed_at = self.settled, {}, now
         try:
             await self.consumer.commit(offsets)
+            for tp, meta in offsets.items():
+                self.committed[tp] = meta.offset
         except (CommitFailedError, KafkaError) as exc:
             # The offsets of partitions still ours are kept and committed again (a request
             # timed out, the coordinator moved, a rebalance gave them back): dropped, the last
@@ -199,12 +208,45 @@ class _Lane:
         finally:
             self.lock.release()
 
-    def idle_timeout(self) -> float | None:
-        """How long an idle lane may sleep before it has something to settle or commit."""
+    async def pass_skipped(self) -> None:
+        """Commit the consumer's position where it passed records it never handed out.
+
+        The consumer moves past a transaction's control marker, and past an aborted
+        transaction's records (read_committed), without returning them. Committing only the
+        offsets of records decided would leave the group one record or more behind such a
+        partition's end for good: a lag that never drains. Done only when the lane holds
+        nothing undecided or unacknowledged (the caller holds the lock): every offset below
+        the position was then decided and acknowledged by this lane, or skipped by the
+        consumer, since the poller hands each poll's records to the lanes in the same step
+        that moves the positions.
+        """
+        if self.backlog or self.unsettled or self.settled or self.unsure:
+            return
+        mine = [tp for tp in self.consumer.assignment() if tp.partition % self.lanes == self.index]
+        known = await asyncio.gather(*(_known_position(self.consumer, tp) for tp in mine))
+        past: Offsets = {tp: OffsetAndMetadata(position, "")
+                         for tp, position in zip(mine, known, strict=True)
+                         if position is not None and position > self.committed.get(tp, -1)}
+        if past and not (self.backlog or self.unsettled or self.unsure):
+            self.settled.update(past)
+            await self.settle()
+
+    def idle_timeout(self) -> float:
+        """How long an idle lane may sleep before it has something to settle or commit, or
+        a position to look at (pass_skipped)."""
         if self.unsettled:
             return SETTLE_EVERY_S
         if self.settled:
             return max(0.0, COMMIT_EVERY_S - (time.monotonic() - self.committed_at))
+        return COMMIT_EVERY_S
+
+
+async def _known_position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """tp's position if the consumer knows it now (None while it is being reset, or tp is
+    no longer assigned): position() would otherwise wait for a reset."""
+    try:
+        return int(await asyncio.wait_for(consumer.position(tp), POSITION_WAIT_S))
+    except (TimeoutError, IllegalStateError):
         return None
 
 
@@ -218,12 +260,16 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # Commit what is decided before the partitions move to another worker.
         self.positions.clear()
         for lane in self.lanes:
+            lane.unsure.add("rebalance")
             lane.drop()
             async with lane.lock:
                 await lane.settle()
+                lane.committed.clear()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("assigned %d partition(s)", len(assigned))
+        for lane in self.lanes:
+            lane.unsure.discard("rebalance")
         await self.runtime.refresh_partitions()
 
 
@@ -239,7 +285,13 @@ async def _poll(consumer: AIOKafkaConsumer, lanes: list[_Lane], batch_max: int,
         try:
             polled = await consumer.getmany(timeout_ms=100, max_records=batch_max)
         except UNREADABLE as exc:
-            await skip_unreadable(consumer, runtime, positions, feed, exc)
+            for lane in lanes:
+                lane.unsure.add("probe")
+            try:
+                await skip_unreadable(consumer, runtime, positions, feed, exc)
+            finally:
+                for lane in lanes:
+                    lane.unsure.discard("probe")
             continue
         for tp, msgs in polled.items():
             feed(tp, msgs)

@@ -28,8 +28,9 @@ pytestmark = pytest.mark.integration
 
 KEYS = {"raw_passthrough_eps", "arbiter_eps", "naive_faust_eps", "arbiter_vs_raw",
         "arbiter_vs_naive", "latency_ms", "latency_steady_ms", "latency_windows", "offered_eps",
-        "worker_rss_mb"}
+        "worker_rss_mb", "arbiter_cpu_us_per_event"}
 LATENCY = {"latency_ms", "latency_steady_ms", "latency_windows"}
+SHAPED = LATENCY | {"arbiter_cpu_us_per_event"}
 SMALL = ["--json", "--events", "4000", "--naive-events", "1500", "--offered-eps", "300",
          "--latency-seconds", "2", "--rss-customers", "2000"]
 
@@ -42,8 +43,13 @@ def test_bench_json_has_every_figure(stack: object, capsys: pytest.CaptureFixtur
     assert arbiter(["bench", *small]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == KEYS
-    for key in KEYS - LATENCY:
+    for key in KEYS - SHAPED:
         assert isinstance(result[key], int | float) and result[key] > 0, key
+    cpu = result["arbiter_cpu_us_per_event"]
+    assert set(cpu) == {"worker", "redis", "broker", "all"}
+    assert cpu["worker"] > 0 and cpu["redis"] > 0
+    if cpu["broker"] is not None:  # the local stack's broker, whose CPU the bench reads
+        assert cpu["all"] == pytest.approx(cpu["worker"] + cpu["redis"] + cpu["broker"], abs=0.2)
     assert set(result["latency_ms"]) == {"p50", "p99"}
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99"]
     assert result["offered_eps"] == 300

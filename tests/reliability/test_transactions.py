@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from harness import encoded, isolated, prepare, produce
 from kit import EnvWorker
 
-from streams.chaos.audit import audit, expected_counts
+from streams.chaos.audit import audit, expected_counts, wait_committed
 from streams.settings import Settings
 from streams.synthetic import events as synthetic_events
 
@@ -85,3 +85,57 @@ async def test_aborted_records_are_never_decided_committed_ones_are(stack,
     assert acted, "no action at all: the check above proves nothing"
     # The aborted events would have raised these counts: the check could fail.
     assert expected_counts(aborted), "the aborted events carry no MoT"
+
+
+async def record_ends(s: Settings) -> dict[int, tuple[int, int]]:
+    """Per partition of the events topic: the offset after its last readable record (0: none)
+    and its end offset. A partition whose end is past the first ends in offsets no consumer
+    is handed: control markers, an aborted transaction's records."""
+    tps = [TopicPartition(s.topics.events, p) for p in range(s.partitions)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka, isolation_level="read_committed",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        last = {tp: 0 for tp in tps}
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            for tp, msgs in (await consumer.getmany(timeout_ms=500)).items():
+                last[tp] = max(last[tp], msgs[-1].offset + 1)
+        return {tp.partition: (last[tp], ends[tp]) for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+async def test_a_partition_ending_in_markers_is_committed_to_its_end(stack,
+                                                                    tmp_path: Path) -> None:
+    """The group commits past the markers and aborted records at a partition's end: its lag
+    drains to 0, whether the stream stops on a committed transaction's marker (records were
+    handed out just before) or on an aborted one arriving while the worker is idle (nothing
+    is handed out at all, only the consumer's position moves)."""
+    s = isolated(Settings.from_env().with_(kafka=stack.kafka, redis_url=stack.redis_url),
+                 partitions=2)
+    await prepare(s)
+    pool = [e for e in synthetic_events(300, seed=78) if isinstance(e, dict)]
+    plain, committed, aborted = pool[:100], pool[100:200], pool[200:]
+    await produce(s, encoded(plain))
+    await transaction(s, committed, commit=True)
+    await markers_written(s)
+    ends_committed = await record_ends(s)
+    worker = EnvWorker(s, tmp_path).start()
+    try:
+        result, _ = await audit(s, plain + committed, commit_timeout_s=90)
+        await transaction(s, aborted, commit=False)
+        await markers_written(s)
+        ends_aborted = await record_ends(s)
+        lag_after_abort = await wait_committed(s, timeout_s=60)
+    finally:
+        code = worker.stop()
+    assert code == 0, worker.log_tail()
+    # By construction, each partition ends in its transaction's marker, after the last record.
+    assert all(last < end for last, end in ends_committed.values()), ends_committed
+    assert result.ok() and result.lag == 0, (result, worker.log_tail())
+    # The aborted transaction added records and a marker after the last record, none readable.
+    for p, (last, end) in ends_aborted.items():
+        assert last == ends_committed[p][0] and end > ends_committed[p][1] + 1, ends_aborted
+    assert lag_after_abort == 0, "the group did not commit past the aborted transaction"
