@@ -20,6 +20,7 @@ from rules.vocab import CHANNELS
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_DEDUPE_TTL_S = 24 * 3600  # how long an event_id is remembered
 
 
 class SettingsError(ArbiterError, ValueError):
@@ -39,6 +40,12 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
     if value < minimum:
         raise SettingsError(f"{name}={value} must be at least {minimum}")
     return value
+
+
+def int_setting(name: str, default: int, minimum: int = 1) -> int:
+    """One whole-number setting from the environment, checked as Settings.from_env checks it
+    (SettingsError naming the variable), for a command that needs no other setting."""
+    return _int(dict(os.environ), name, default, minimum)
 
 
 def _bool(env: dict[str, str], name: str) -> bool:
@@ -131,7 +138,7 @@ class Settings:
     partitions: int = 8
     batch_max: int = 2000
     lanes: int = 2
-    dedupe_ttl_s: int = 24 * 3600
+    dedupe_ttl_s: int = DEFAULT_DEDUPE_TTL_S
     redis_cluster: bool = False  # ARBITER_REDIS_URL is a seed node of a Redis Cluster
     # Customer state is spread over this many hash-tagged slots (see streams.worker.layout);
     # fixed once state exists: the first worker records it in Redis, later ones follow that.
@@ -159,7 +166,7 @@ class Settings:
             partitions=_int(env, "ARBITER_PARTITIONS", 8),
             batch_max=_int(env, "ARBITER_BATCH_MAX", 2000),
             lanes=_int(env, "ARBITER_LANES", 2),
-            dedupe_ttl_s=_int(env, "ARBITER_DEDUPE_TTL_S", 24 * 3600),
+            dedupe_ttl_s=_int(env, "ARBITER_DEDUPE_TTL_S", DEFAULT_DEDUPE_TTL_S),
             redis_cluster=_bool(env, "ARBITER_REDIS_CLUSTER"),
             state_slots=_int(env, "ARBITER_STATE_SLOTS", 64),
             worker_id=env.get("ARBITER_WORKER_ID") or None,

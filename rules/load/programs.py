@@ -30,9 +30,13 @@ def parse_programs(loc: Loc, doc: object, mots: dict[str, MoT] | None) -> dict[s
             (at / "kind").err(f"{pid} must be an umbrella program" if pid in (NBO, NBA)
                               else f"only {NBO} and {NBA} are umbrella programs")
             kind = None
-        if (pid is None or name is None or purpose is None or kind is None or priority is None
-                or table is None):
+        if pid is None or kind is None or table is None:
             continue
+        if name is None or purpose is None or priority is None:
+            # Reported above, and the catalogue will not load. The program stays, with
+            # stand-ins, so its actions and policies are checked against it instead of each
+            # failing again as "unknown program".
+            name, purpose, priority = name or pid, purpose or "", priority or 0
         if pid in out:
             (at / "id").err(f"duplicate program id {pid!r}")
             continue

@@ -9,10 +9,13 @@ import sys
 
 from rules import Catalogue, CatalogueError, load_catalogue
 from rules.errors import ArbiterError
+from streams.settings import DEFAULT_DEDUPE_TTL_S, int_setting
 from streams.simulate import html, text
 from streams.simulate.run import replay
 from streams.simulate.source import Events, SourceError, from_path, from_synthetic
 from streams.simulate.summary import compare, summarize
+
+SHOWN_PROBLEMS = 3  # problems of an invalid catalogue on its one line (rules check: all)
 
 
 class SimulateError(ArbiterError):
@@ -27,8 +30,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", nargs="?", metavar="FILE.jsonl",
                    help="JSON lines, one event each ('-': stdin); or use --synthetic")
     p.add_argument("--synthetic", type=int, metavar="N", help="N synthetic events instead")
-    p.add_argument("--days", type=float, default=30.0, help="synthetic: spread over D days")
-    p.add_argument("--seed", type=int, default=1, help="synthetic: the stream's seed")
+    p.add_argument("--days", type=float, default=30.0,
+                   help="synthetic: spread over D days (default %(default)s)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="synthetic: the stream's seed (default %(default)s)")
     p.add_argument("--customers", type=int, default=None,
                    help="synthetic: customer base (default N/20, at least 1,000)")
     p.add_argument("--rules", metavar="DIR", default=None,
@@ -46,11 +51,43 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def _catalogue(directory: str | None, flag: str) -> Catalogue:
+    """The catalogue in `directory` (None: the bundled one); `flag` names where the directory
+    came from (--rules, ARBITER_RULES, --against). An invalid one is one line: how many
+    problems, the first few, and the command that lists them all."""
     try:
         return load_catalogue(directory)
     except CatalogueError as exc:
-        raise SourceError(f"{flag} {directory}: invalid catalogue: "
-                          f"{'; '.join(exc.problems)}") from None
+        problems = exc.problems
+        shown = "; ".join(problems[:SHOWN_PROBLEMS])
+        more = len(problems) - SHOWN_PROBLEMS
+        rest = (f"; and {more} more (arbiter rules check {directory} lists them all)"
+                if more > 0 else "")
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        raise SourceError(f"{flag}={directory}: invalid catalogue, {count}: {shown}{rest}"
+                          if flag.startswith("ARBITER_") else
+                          f"{flag} {directory}: invalid catalogue, {count}: {shown}{rest}"
+                          ) from None
+
+
+def _dedupe_ttl(args: argparse.Namespace) -> int:
+    """--dedupe-ttl, else ARBITER_DEDUPE_TTL_S as the worker reads it, else a day."""
+    if args.dedupe_ttl is None:
+        return int_setting("ARBITER_DEDUPE_TTL_S", DEFAULT_DEDUPE_TTL_S)  # else SettingsError
+    if args.dedupe_ttl < 1:
+        raise SourceError(f"--dedupe-ttl {args.dedupe_ttl}: must be at least 1 second")
+    return int(args.dedupe_ttl)
+
+
+def _writable(path: str | None) -> None:
+    """Fail before the replay, not after it, when an output cannot be written: the file is
+    created (or truncated) now, as it would be at the end."""
+    if path is None:
+        return
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise SimulateError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def _events(args: argparse.Namespace) -> Events:
@@ -67,15 +104,17 @@ def _events(args: argparse.Namespace) -> Events:
 
 
 def run(args: argparse.Namespace) -> int:
+    from_env = args.rules is None and bool(os.environ.get("ARBITER_RULES"))
     rules_dir = args.rules or os.environ.get("ARBITER_RULES") or None
-    ttl = args.dedupe_ttl or int(os.environ.get("ARBITER_DEDUPE_TTL_S", "86400"))
     try:
-        cat_a = _catalogue(rules_dir, "--rules")
+        ttl = _dedupe_ttl(args)
+        cat_a = _catalogue(rules_dir, "ARBITER_RULES" if from_env else "--rules")
         cat_b = _catalogue(args.against, "--against") if args.against else None
         events = _events(args)
     except SourceError as exc:
         raise SimulateError(str(exc)) from exc
     keep = cat_b is not None
+    _writable(args.report)
     try:
         out = open(args.decisions, "wb") if args.decisions else None  # noqa: SIM115
     except OSError as exc:

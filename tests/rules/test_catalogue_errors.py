@@ -145,3 +145,10 @@ def test_version_follows_the_content(tmp_path) -> None:  # type: ignore[no-untyp
     assert load_catalogue(same).version == load_catalogue().version
     assert load_catalogue(changed).version != load_catalogue().version
     assert load_catalogue(changed).history_max_entries == 65
+
+
+def test_a_program_with_a_bad_priority_is_one_problem_not_one_per_action(tmp_path) -> None:  # type: ignore
+    # Its actions and policies still find the program: no "unknown program" after it.
+    root = broken(tmp_path, {"programs.yaml": [("    priority: 60\n", "    priority: high\n")]})
+    assert problems(root) == [
+        "programs.yaml: programs[0].priority: must be a whole number, not the text 'high'"]

@@ -144,3 +144,57 @@ def test_outputs_for_a_person_and_a_page(tmp_path: Path, capsys, flag: str) -> N
         html = page.read_text()
         assert html.startswith("<!doctype html>") and "<svg" in html
         assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_a_line_that_is_not_utf8_is_counted_under_its_reason(tmp_path, capsys) -> None:  # type: ignore
+    src = _write(tmp_path / "in.jsonl", [_balance("e-1", T0)], [b"\xff\xfe"])
+    assert arbiter(["simulate", str(src), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["deadletters"] == {"event: not UTF-8": 1}
+
+
+def test_an_unwritable_report_stops_before_the_replay(tmp_path: Path, capsys) -> None:  # type: ignore
+    src = _write(tmp_path / "in.jsonl", [_balance("e-1", T0)])
+    out = tmp_path / "no-such-dir" / "out.html"
+    assert arbiter(["simulate", str(src), "--report", str(out)]) == 2
+    got = capsys.readouterr()
+    assert got.out == ""  # nothing replayed, nothing printed
+    assert got.err.count("\n") == 1 and f"cannot write {out}" in got.err
+
+
+@pytest.mark.parametrize(("args", "env", "named"), [
+    ([], {"ARBITER_DEDUPE_TTL_S": "abc"}, "ARBITER_DEDUPE_TTL_S='abc' is not a whole number"),
+    ([], {"ARBITER_DEDUPE_TTL_S": "-5"}, "ARBITER_DEDUPE_TTL_S=-5 must be at least 1"),
+    (["--dedupe-ttl", "0"], {}, "--dedupe-ttl 0: must be at least 1 second"),
+])
+def test_a_bad_dedupe_ttl_stops_with_one_line(tmp_path, capsys, monkeypatch, args, env,  # type: ignore
+                                              named) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    src = _write(tmp_path / "in.jsonl", [_balance("e-1", T0)])
+    assert arbiter(["simulate", str(src), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err
+
+
+def test_a_catalogue_from_the_environment_is_named_so(tmp_path, capsys, monkeypatch) -> None:  # type: ignore
+    monkeypatch.setenv("ARBITER_RULES", str(tmp_path / "nowhere"))
+    src = _write(tmp_path / "in.jsonl", [_balance("e-1", T0)])
+    assert arbiter(["simulate", str(src)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"ARBITER_RULES={tmp_path / 'nowhere'}: invalid catalogue, 1 problem: " in err
+    assert "--rules" not in err
+
+
+def test_a_catalogue_with_many_problems_is_one_short_line(tmp_path, capsys) -> None:  # type: ignore
+    bad = broken(tmp_path, {"settings.yaml": [("rank_by: value", "rank_by: margin")],
+                            "programs.yaml": [("    priority: 60\n", "    priority: high\n"),
+                                              ("    priority: 40\n", "    priority: -1\n")],
+                            "mots.yaml": [("id: ", "id: 'Bad Id'")]})
+    src = _write(tmp_path / "in.jsonl", [_balance("e-1", T0)])
+    assert arbiter(["simulate", str(src), "--rules", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "invalid catalogue, " in err and " problems: " in err
+    assert f"more (arbiter rules check {bad} lists them all)" in err
+    assert err.count("; ") == 3  # the first three problems, then how many more
