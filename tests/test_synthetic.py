@@ -353,3 +353,10 @@ def test_timed_events_are_the_events_with_the_time_their_ts_reads_as() -> None:
     assert [ev for _, ev in timed] == list(synthetic.events(500, **kw))  # type: ignore[arg-type]
     assert [ms for ms, _ in timed] == [parse_ts(ev["ts"]) for _, ev in timed]
     assert {type(ev["ts"]) for _, ev in timed} == {int, str}  # both forms of ts were read
+
+
+def test_a_deadletter_of_bytes_that_are_not_utf8_says_its_raw_is_base64():
+    dl = {"error": "event: not UTF-8 (invalid start byte at byte 0)", "raw": "//4=",
+          "raw_encoding": "base64", "topic": "telco.events", "partition": 0, "offset": 7}
+    assert "raw (base64): '//4='" in format_deadletter(dl)
+    assert "raw: 'x'" in format_deadletter({**dl, "raw": "x", "raw_encoding": "utf-8"})

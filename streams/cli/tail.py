@@ -95,7 +95,10 @@ def format_deadletter(d: dict[str, object]) -> str:
     raw = _s(d.get("raw"), "")
     if len(raw) > _RAW_PREVIEW:
         raw = f"{raw[:_RAW_PREVIEW]}... ({len(raw)} chars)"
-    return f"{format_time(d.get('ts'))}  {where}  {_s(d.get('error'), '?')}  raw: {raw!r}"
+    # Bytes that are not UTF-8 travel base64-encoded (raw_encoding): say so, or they read as text.
+    encoding = d.get("raw_encoding", "utf-8")
+    label = "raw" if encoding == "utf-8" else f"raw ({_s(encoding)})"
+    return f"{format_time(d.get('ts'))}  {where}  {_s(d.get('error'), '?')}  {label}: {raw!r}"
 
 
 def _counts(counts: dict[str, object]) -> str:
