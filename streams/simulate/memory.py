@@ -8,10 +8,11 @@ a bucket within COUNTS' windows (the last 60 minutes, 24 hours, 30 days) never e
 its window has passed (2 h, 26 h and 32 days of life after its last bump), so the sum is the
 same.
 
-Native structures throughout (dicts of bytes and ints, one small object per customer): no
-JSON, no copies of a customer's history but the one appended to it, and each customer's
-history kept as read (rules.history.append_stored), so the pipeline does not parse a month of
-entries again at every event.
+Native structures throughout (dicts of bytes, ints and decisions, one small object per
+customer): no JSON but a repeat's stored decision, rendered when asked for; no copies of a
+customer's history but the one appended to it, and each customer's history kept as read
+(rules.history.append_stored), so the pipeline does not parse a month of entries again at
+every event.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from rules.decision import Decision
 from rules.history import History, append_stored, decode_stored
 from streams.worker import layout
 from streams.worker.store import (
@@ -60,9 +62,11 @@ class _Part:
     """One state slot's keys (what the hash tag `{nba:cN}` groups in Redis)."""
 
     def __init__(self) -> None:
-        # Values in dicts of atomic values only: the collector does not track such dicts,
-        # and a million lists would make every full collection walk them.
-        self.events: dict[str, bytes] = {}  # event id -> stored decision (b"": none yet)
+        # Flat dicts, no per-event lists: a million lists would make every full collection
+        # walk them (a replay turns the collector off; tests and other callers do not).
+        # event id -> stored decision (b"": none yet), as JSON or as the decision itself,
+        # rendered when a repeat asks for it (RecordItem.made)
+        self.events: dict[str, bytes | Decision] = {}
         self.event_expiry: dict[str, int] = {}  # event id -> expires at, ms
         self.expiring: deque[tuple[int, str]] = deque()  # (expires ms, event id), in order
         self.histories: dict[str, _History] = {}  # customer -> the stored history
@@ -82,6 +86,7 @@ class MemoryStore:
 
     prefix = "simulate"
     keeps_join = False  # a replay has no responses to join: the pipeline builds no index
+    renders_later = True  # a decision's JSON is made for a repeat only (RecordItem.made)
 
     def __init__(self, dedupe_ttl_s: int, clock: Callable[[], float] = time.time,
                  slots: int = 64, history_cap: int | None = None) -> None:
@@ -144,7 +149,9 @@ class MemoryStore:
                     replies.append(_history(part, cust, now, read, FIRST))
                 else:
                     stored = part.events[eid]
-                    if stored:
+                    if isinstance(stored, Decision):
+                        replies.append(Ingested(REPEAT, b"", stored.to_json()))
+                    elif stored:
                         replies.append(Ingested(REPEAT, b"", stored))
                     else:
                         replies.append(_history(part, cust, now, read, RETRY))
@@ -177,7 +184,9 @@ class MemoryStore:
                 eid = it.event_id
                 now = when.get(eid, batch_now)
                 part = self._part(it.slot)
-                part.events[eid] = bytes(memoryview(it.decision))  # SET EX; exact size (source.py)
+                made = it.made
+                # SET EX; bytes copied to their exact size (source.py)
+                part.events[eid] = made if made is not None else bytes(memoryview(it.decision))
                 expiry = part.event_expiry
                 if expiry.get(eid) != now + ttl:  # a replay: the same time as its INGEST
                     expiry[eid] = now + ttl

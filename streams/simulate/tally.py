@@ -42,6 +42,7 @@ class Tally:
         self.catalogue = catalogue
         self.keep = keep
         self.out = decisions  # every decision's JSON, one a line, as nba.decisions gets them
+        self.needs_bodies = decisions is not None  # else the pipeline may leave them unmade
         self.deadletters: Counter[str] = Counter()
         self.outcomes: Counter[str] = Counter()
         self.programs: Counter[str] = Counter()

@@ -22,7 +22,11 @@ def partition_for(key: bytes, partitions: int) -> int:
 class Outputs(Protocol):
     """Where the pipeline's outputs go: the Emitter (Kafka record batches) in the worker, the
     simulation's tallies in `arbiter simulate`. `submit` hands over what a batch made and
-    returns a future done once it is delivered."""
+    returns a future done once it is delivered. `needs_bodies`: whether `decision` must be
+    given each decision's JSON (the simulation's tallies count decisions, and need it only to
+    write them out)."""
+
+    needs_bodies: bool
 
     def decision(self, customer_id: str, body: bytes, channel: str | None) -> None: ...
 
@@ -41,6 +45,7 @@ class Emitter:
         self._open: dict[tuple[str, int], object] = {}
         self._full: list[tuple[str, int, object]] = []
         self._spread = itertools.count()
+        self.needs_bodies = True
 
     def _append(self, topic: str, key: bytes | None, value: bytes, part: int = -1) -> int:
         """Add a record to its partition's open batch; returns the partition."""

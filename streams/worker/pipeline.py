@@ -46,6 +46,7 @@ class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new
         self.slot = slot  # the customer's state slot
         self.reach: list[list[object]] | None = None  # [[mot, within_ms], ...]: rules.outcomes
         self.body = b""  # its decision as emitted, once decided (or re-emitted)
+        self.made: Decision | None = None  # its decision, when its JSON was left unmade
 
 
 def _ingest_item(it: _Pending, at_ms: int) -> IngestItem:
@@ -143,6 +144,8 @@ class Pipeline:
             await self._decide(active, pending, now_ms, times)
         for first, rec in copies:
             stats.duplicates += 1
+            if not first.body and first.made is not None:  # left unmade (`_decide`)
+                first.body = first.made.to_json()
             self._emit_stored(first.event, first.body)
             times.append(rec.timestamp_ms)
         stats.emitted(self.clock() * 1000, times)
@@ -168,6 +171,10 @@ class Pipeline:
         joins: dict[str, list[list[object]]] = {}
         exp_name = active.experiment.name if active.experiment is not None else NO_EXPERIMENT
         prefix = self.store.prefix
+        # A store that renders a decision's JSON only for a repeat, and outputs that do not
+        # need it (the simulation's, unless it writes the decisions out): the JSON, a fifth
+        # of a replay's time, is left unmade. The worker always makes it.
+        unmade = self.store.renders_later and not emit.needs_bodies
         for p, items in pending.items():
             # A customer's history, what this batch adds to it (applied only if the customer
             # comes again in the batch: most do not, and applying re-parses entries) and the
@@ -210,7 +217,10 @@ class Pipeline:
                                             if arm == CONTROL else decision, at)
                 mode, text, lines = stored_write(lines, history, update)
                 histories[ev.customer_id] = (history, update, lines)
-                body = it.body = decision.to_json()
+                if unmade:
+                    body, it.made = b"", decision
+                else:
+                    body = it.body = decision.to_json()
                 action = decision.action
                 watch: list[object] | None = None
                 if action is not None and indexing:
@@ -221,7 +231,7 @@ class Pipeline:
                     if window:
                         watch = [action.mot, orjson.dumps(entry).decode(), at, window]
                 out.append(RecordItem(ev.event_id, body, ev.customer_id, mode, text, it.slot,
-                                      watch))
+                                      watch, it.made))
                 if got.kind != FIRST:
                     stats.duplicates += 1  # a redelivery whose first attempt stored nothing
                 sent = action is not None and arm != CONTROL

@@ -29,7 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.typing import EncodableT
 
-from rules import History
+from rules import Decision, History
 from streams import redis_client
 from streams.settings import Settings
 from streams.worker import layout, scripts
@@ -77,8 +77,12 @@ class Ingested:
 
 class RecordItem:
     def __init__(self, event_id: str, decision: bytes, customer_id: str, history_mode: int,
-                 history_text: str, slot: int, watch: list[object] | None = None) -> None:
+                 history_text: str, slot: int, watch: list[object] | None = None,
+                 made: Decision | None = None) -> None:
         self.watch = watch  # [mot, summary, decided_ms, window_ms]: see scripts.RECORD
+        # The decision itself, with `decision` b"", for a store that renders its JSON only
+        # when a repeat asks for it (StateStore.renders_later).
+        self.made = made
         self.slot = slot  # the customer's state slot
         self.event_id = event_id
         self.decision = decision
@@ -115,6 +119,9 @@ class StateStore(Protocol):
 
     prefix: str
     keeps_join: bool  # whether `record` keeps `index` (the responses' join): else none is built
+    # Whether `record` may be given the decision itself instead of its JSON (RecordItem.made),
+    # and renders the JSON only for a repeat: the same bytes, made when needed.
+    renders_later: bool
 
     def slot(self, customer_id: str) -> int: ...
 
@@ -141,6 +148,7 @@ class Store:
         self.cluster = settings.redis_cluster
         self.prefix = settings.redis_prefix
         self.keeps_join = True
+        self.renders_later = False  # Redis stores the bytes
         self.start = layout.tag_prefix(settings.redis_prefix)
         self.wanted_slots = settings.state_slots
         self.slots = settings.state_slots  # as recorded in Redis, once `open` has run

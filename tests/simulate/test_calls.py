@@ -65,3 +65,31 @@ def test_merged_calls_decide_as_one_call_per_slice() -> None:
     assert merged.store.totals == sliced.store.totals
     for at in (T0 + 20 * 3_600_000, max(events.times)):  # the MoT windows, as COUNTS reads them
         assert asyncio.run(merged.store.counts(at)) == asyncio.run(sliced.store.counts(at))
+
+
+def test_decisions_left_unmade_are_the_same_when_a_repeat_renders_them() -> None:
+    """Without a decisions file the replay leaves each decision's JSON unmade (the memory
+    store keeps the decision itself, rendered for a repeat): same counts, and every stored
+    decision renders to the bytes the replay that wrote them all out stored."""
+    events = from_lines("stream", _stream())
+    made, _ = _run(events, True)
+    unmade = replay(load_catalogue(), events, keep=True)
+    assert made.stats.duplicates > 0  # repeats, in the same call and later: the case at stake
+    # Repeats are counted from their stored decision's JSON: outcomes, programs, channels.
+    fields = ("events_in", "deadletter", "duplicates", "outcomes", "programs", "channels",
+              "seen")
+    assert [getattr(unmade.stats, f) for f in fields] == [getattr(made.stats, f) for f in fields]
+    a, b = made.tally, unmade.tally
+    assert (a.event_ids, a.decided, a.values) == (b.event_ids, b.decided, b.values)
+    assert (a.outcomes, a.held, a.contacts, a.deadletters) == (b.outcomes, b.held, b.contacts,
+                                                               b.deadletters)
+    stored = 0
+    for p, part in made.store.parts.items():
+        kept = unmade.store.parts[p].events
+        assert kept.keys() == part.events.keys()
+        for eid, body in part.events.items():
+            got = kept[eid]
+            assert isinstance(body, bytes) and not isinstance(got, bytes)
+            assert got.to_json() == body
+            stored += 1
+    assert stored > 1000
