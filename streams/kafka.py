@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -34,7 +35,35 @@ def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
     return AIOKafkaProducer(**kwargs)  # type: ignore[arg-type]
 
 
+class RetriedIsNotAnError(logging.Filter):
+    """aiokafka logs "Group Coordinator Request failed" at ERROR for every failed group
+    request, even one it retries: a fresh broker answers COORDINATOR_NOT_AVAILABLE (a
+    retriable error) for a moment, so every start began with an ERROR line in the worker's
+    log that needs no one. A retriable error is logged as a WARNING, marked retried; any
+    other stays an ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if (record.levelno == logging.ERROR and len(args) == 1
+                and isinstance(args[0], KafkaError) and args[0].retriable
+                and record.msg == COORDINATOR_FAILED):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = COORDINATOR_FAILED + " (retried)"
+        return True
+
+
+COORDINATOR_FAILED = "Group Coordinator Request failed: %s"  # aiokafka's message, verbatim
+_COORDINATOR_LOG = logging.getLogger("aiokafka.consumer.group_coordinator")
+
+
+def quiet_retried_errors() -> None:
+    """Install RetriedIsNotAnError on aiokafka's group coordinator logger, once per process."""
+    if not any(isinstance(f, RetriedIsNotAnError) for f in _COORDINATOR_LOG.filters):
+        _COORDINATOR_LOG.addFilter(RetriedIsNotAnError())
+
+
 def consumer(settings: Settings, *topics: str, **overrides: object) -> AIOKafkaConsumer:
+    quiet_retried_errors()
     kwargs: dict[str, object] = {
         "bootstrap_servers": settings.kafka,
         "auto_offset_reset": "earliest",

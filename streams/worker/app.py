@@ -10,12 +10,14 @@ from streams import native
 
 native.check()  # before importing what may be compiled
 
+from streams import kafka  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 from streams.worker.consume import consume  # noqa: E402
 from streams.worker.faust_conf import app_options  # noqa: E402
 from streams.worker.runtime import Runtime  # noqa: E402
 
 settings = Settings.from_env()
+kafka.quiet_retried_errors()  # Faust's own consumer joins a group too, before ours starts
 app = faust.App(
     # The events are consumed by streams.worker.consume under ARBITER_GROUP; Faust's own consumer
     # (which owns no topic here) joins a group of its own so the two never collide.
