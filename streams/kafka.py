@@ -35,6 +35,10 @@ def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
     return AIOKafkaProducer(**kwargs)  # type: ignore[arg-type]
 
 
+COORDINATOR_FAILED = "Group Coordinator Request failed: %s"  # aiokafka's message, verbatim
+_COORDINATOR_LOG = logging.getLogger("aiokafka.consumer.group_coordinator")
+
+
 class RetriedIsNotAnError(logging.Filter):
     """aiokafka logs "Group Coordinator Request failed" at ERROR for every failed group
     request, even one it retries: a fresh broker answers COORDINATOR_NOT_AVAILABLE (a
@@ -50,10 +54,6 @@ class RetriedIsNotAnError(logging.Filter):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.msg = COORDINATOR_FAILED + " (retried)"
         return True
-
-
-COORDINATOR_FAILED = "Group Coordinator Request failed: %s"  # aiokafka's message, verbatim
-_COORDINATOR_LOG = logging.getLogger("aiokafka.consumer.group_coordinator")
 
 
 def quiet_retried_errors() -> None:

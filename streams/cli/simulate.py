@@ -63,10 +63,8 @@ def _catalogue(directory: str | None, flag: str) -> Catalogue:
         rest = (f"; and {more} more (arbiter rules check {directory} lists them all)"
                 if more > 0 else "")
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        raise SourceError(f"{flag}={directory}: invalid catalogue, {count}: {shown}{rest}"
-                          if flag.startswith("ARBITER_") else
-                          f"{flag} {directory}: invalid catalogue, {count}: {shown}{rest}"
-                          ) from None
+        where = f"{flag}={directory}" if flag.startswith("ARBITER_") else f"{flag} {directory}"
+        raise SourceError(f"{where}: invalid catalogue, {count}: {shown}{rest}") from None
 
 
 def _dedupe_ttl(args: argparse.Namespace) -> int:

@@ -20,8 +20,8 @@ from rules.lookup import score
 _DAY_MS, _WEEK_MS = 86_400_000, 7 * 86_400_000
 _HELD = "suppressed by policy "
 _MEMO_MAX = 8192
-# Quoted values and numbers, not the digits of a name such as UTF-8.
-_DETAIL = re.compile(r"'[^']*'|\"[^\"]*\"|(?<![\w-])\d+\b")
+# Quoted values and numbers (a sign left in place), not the digits of a name such as UTF-8.
+_DETAIL = re.compile(r"'[^']*'|\"[^\"]*\"|(?<!\w-)(?<!\w)\d+\b")
 
 
 def deadletter_reason(error: str) -> str:

@@ -198,3 +198,11 @@ def test_a_catalogue_with_many_problems_is_one_short_line(tmp_path, capsys) -> N
     assert "invalid catalogue, " in err and " problems: " in err
     assert f"more (arbiter rules check {bad} lists them all)" in err
     assert err.count("; ") == 3  # the first three problems, then how many more
+
+
+def test_a_deadletter_reason_drops_numbers_not_names() -> None:
+    from streams.simulate.tally import deadletter_reason
+    assert deadletter_reason("event: not UTF-8 (invalid start byte at byte 79)") == \
+        "event: not UTF-8"
+    assert deadletter_reason("event.ts: -5 is not a time") == "event.ts: -… is not a time"
+    assert deadletter_reason("event.type: 'x' unknown") == "event.type: … unknown"
