@@ -38,11 +38,14 @@ class PastRisk(NamedTuple):
 
 class HistoryUpdate(NamedTuple):
     """What the shell writes after a decision: `entries` (oldest first) added to the stored
-    history, of which the newest `max_entries` count, kept `retain_ms` after the last write."""
+    history, of which the newest `max_entries` count, kept `retain_ms` after the last write.
+    `parsed`: the same entries as read back, when the maker has them (history_update), so
+    applying the update parses nothing; empty: `entries` are parsed."""
 
     entries: tuple[str, ...]
     retain_ms: int
     max_entries: int
+    parsed: tuple[PastAction | PastRisk, ...] = ()
 
 
 @lru_cache(maxsize=65_536)  # a customer's entries are read again at each of their events
@@ -79,7 +82,10 @@ class History(NamedTuple):
     def apply(self, update: HistoryUpdate) -> History:
         """The history after the shell wrote `update`: lets one batch decide a customer's
         events in order without reading Redis again."""
-        new = [e for e in map(_parse, reversed(update.entries)) if e is not None]
+        if update.parsed or not update.entries:
+            new = list(reversed(update.parsed))
+        else:
+            new = [e for e in map(_parse, reversed(update.entries)) if e is not None]
         if not new:
             return self
         return History.of(new).before(self, update.max_entries)
@@ -179,9 +185,11 @@ def history_update(catalogue: Catalogue, event: Event, mots: Sequence[str], deci
                    now_ms: int) -> HistoryUpdate:
     """The risk moments the event carried (at the event's time) and the action taken (now)."""
     risky = catalogue.index.risk_mots
-    entries = [encode_risk(event.ts_ms, m) for m in mots if m in risky]
+    parsed: list[PastAction | PastRisk] = [PastRisk(event.ts_ms, m) for m in mots if m in risky]
     a = decision.action
     if a is not None:
-        entries.append(encode_action(now_ms, a.program, a.channel, a.commercial, a.id))
-    return HistoryUpdate(tuple(entries), catalogue.history_retain_ms,
-                         catalogue.history_max_entries)
+        parsed.append(PastAction(now_ms, a.program, a.channel, a.commercial, a.id))
+    if not parsed:
+        return HistoryUpdate((), catalogue.history_retain_ms, catalogue.history_max_entries)
+    return HistoryUpdate(tuple([encode_entry(e) for e in parsed]), catalogue.history_retain_ms,
+                         catalogue.history_max_entries, tuple(parsed))

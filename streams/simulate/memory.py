@@ -94,6 +94,7 @@ class MemoryStore:
         self.clock = clock
         self.slots = slots
         self.history_cap = history_cap
+        self.keeps_reads = history_cap is not None  # histories kept read (Ingested.read)
         self.parts: dict[int, _Part] = {}
         self.totals: dict[str, int] = {}
         self.when: dict[str, int] = {}
@@ -171,7 +172,7 @@ class MemoryStore:
         _add(self.days, day, now_ms, _DAY_TTL_S * 1000, bumps)
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
-                     index: dict[str, list[list[object]]] | None = None,
+                     index: dict[str, list[bytes]] | None = None,
                      joins: dict[str, list[list[object]]] | None = None) -> list[object]:
         """As RECORD; `index`, `joins` and the items' watches (the responses' join, which a
         replay has no responses for) are not kept, so INGEST reaches no watched decision."""
@@ -197,16 +198,18 @@ class MemoryStore:
                 cust = it.customer_id
                 text = it.history_text.encode()
                 h = part.histories.get(cust)
+                read = it.read  # the pipeline's read of it after this write, if given
                 if mode == _APPEND and h is not None and h.expires > now:
                     h.text += text
                     h.lines += text.count(b"\n")
                     if cap is not None:
-                        h.read = append_stored(h.read, text, cap)
+                        h.read = read if read is not None else append_stored(h.read, text, cap)
                     h.expires = now + retain_ms  # PEXPIRE
                 else:
-                    part.histories[cust] = _History(
-                        text, now + retain_ms,
-                        _EMPTY if cap is None else decode_stored(text, cap), text.count(b"\n"))
+                    if read is None:
+                        read = _EMPTY if cap is None else decode_stored(text, cap)
+                    part.histories[cust] = _History(text, now + retain_ms, read,
+                                                    text.count(b"\n"))
         return []
 
     async def counts(self, now_ms: int) -> dict[str, list[int]]:

@@ -56,8 +56,8 @@ def summarize(r: Replay, catalogue_dir: str) -> dict[str, object]:
         "held_back": _ranked(t.held),
         "contacts": {"customers": len(customers), "contacted": len(t.contacts),
                      "max": max(per_customer, default=0), "p99": _p99(per_customer),
-                     "max_per_day": max(t.per_day.values(), default=0),
-                     "max_per_week": max(t.per_week.values(), default=0)},
+                     "max_per_day": t.max_per_day,
+                     "max_per_week": t.max_per_week},
         "expected_value": round(t.expected_value, 2),
         "mots": mots,
     }

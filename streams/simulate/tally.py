@@ -32,6 +32,16 @@ def deadletter_reason(error: str) -> str:
     return _DETAIL.sub("…", error.split(" (", 1)[0])
 
 
+class _Running:
+    """One customer's actions in the day and the week of their latest one."""
+
+    def __init__(self) -> None:
+        self.day = -1
+        self.in_day = 0
+        self.week = -1
+        self.in_week = 0
+
+
 class Tally:
     """Counts of one replay. `keep=True` also keeps, per decision in order, the event id,
     customer, what was decided (the action id, or the outcome) and its expected value, for
@@ -50,8 +60,11 @@ class Tally:
         self.held: Counter[str] = Counter()  # candidates held back, per policy
         self.customers: set[str] = set()
         self.contacts: Counter[str] = Counter()  # actions per customer
-        self.per_day: Counter[tuple[str, int]] = Counter()
-        self.per_week: Counter[tuple[str, int]] = Counter()
+        # Most actions any customer got in one day and in one week (UTC, epoch weeks): each
+        # customer's count of the current day and week, as decisions come in time order.
+        self.max_per_day = 0
+        self.max_per_week = 0
+        self._days: dict[str, _Running] = {}
         self.expected_value = 0.0  # EUR, the chosen actions' scores summed
         self._values: dict[tuple[str, str, str], float] = {}
         self.event_ids: list[str] = []
@@ -110,8 +123,20 @@ class Tally:
             self.channels[a.channel] += 1
             self.contacts[cust] += 1
             at = decision.decided_ms
-            self.per_day[(cust, at // _DAY_MS)] += 1
-            self.per_week[(cust, at // _WEEK_MS)] += 1
+            run = self._days.get(cust)
+            if run is None:
+                run = self._days[cust] = _Running()
+            day, week = at // _DAY_MS, at // _WEEK_MS
+            if day != run.day:
+                run.day, run.in_day = day, 0
+            if week != run.week:
+                run.week, run.in_week = week, 0
+            run.in_day += 1
+            run.in_week += 1
+            if run.in_day > self.max_per_day:
+                self.max_per_day = run.in_day
+            if run.in_week > self.max_per_week:
+                self.max_per_week = run.in_week
             key = (a.id, a.mot, event.product_line)
             got = self._values.get(key)
             if got is None:

@@ -28,12 +28,15 @@ from rules import (
 )
 from rules.arms import ActiveRules
 from rules.experiments import CHAMPION, CONTROL
+from rules.history import KEEP
 from rules.outcomes import reached, watched
 from streams.worker.codec import Record, dead_letter, decode_event
 from streams.worker.emit import Outputs, partition_for
 from streams.worker.responses import NO_EXPERIMENT, join_tag
 from streams.worker.stats import WorkerStats
 from streams.worker.store import FIRST, REPEAT, IngestItem, RecordItem, StateStore, field
+
+_NO_UPDATE = HistoryUpdate((), 0, 0)  # a history already applied: nothing more to apply
 
 
 class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new__ is Python)
@@ -167,7 +170,7 @@ class Pipeline:
         # and the watched decisions this batch's events converted (rules.outcomes). A store
         # without the join (the simulation's) gets neither.
         indexing = self.store.keeps_join
-        index: dict[str, list[list[object]]] = {}
+        index: dict[str, list[bytes]] = {}
         joins: dict[str, list[list[object]]] = {}
         exp_name = active.experiment.name if active.experiment is not None else NO_EXPERIMENT
         prefix = self.store.prefix
@@ -175,6 +178,10 @@ class Pipeline:
         # need it (the simulation's, unless it writes the decisions out): the JSON, a fifth
         # of a replay's time, is left unmade. The worker always makes it.
         unmade = self.store.renders_later and not emit.needs_bodies
+        # A store that keeps each history read gets it after the write, applied here once
+        # (from the update's own entries, nothing parsed), and so does the customer's next
+        # event in the batch.
+        reads = self.store.keeps_reads
         for p, items in pending.items():
             # A customer's history, what this batch adds to it (applied only if the customer
             # comes again in the batch: most do not, and applying re-parses entries) and the
@@ -216,7 +223,12 @@ class Pipeline:
                     update = history_update(by, ev, it.mots, decision._replace(action=None)
                                             if arm == CONTROL else decision, at)
                 mode, text, lines = stored_write(lines, history, update)
-                histories[ev.customer_id] = (history, update, lines)
+                after: History | None = None
+                if reads and mode != KEEP:
+                    after = history.apply(update)
+                    histories[ev.customer_id] = (after, _NO_UPDATE, lines)
+                else:
+                    histories[ev.customer_id] = (history, update, lines)
                 if unmade:
                     body, it.made = b"", decision
                 else:
@@ -226,12 +238,13 @@ class Pipeline:
                 if action is not None and indexing:
                     did = decision.decision_id
                     window = watched(active.catalogue(arm), action.mot)
-                    entry: list[object] = [did, exp_name, arm, action.program, action.id, window]
-                    index.setdefault(join_tag(prefix, did), []).append(entry)
+                    summary = orjson.dumps([did, exp_name, arm, action.program, action.id,
+                                            window])
+                    index.setdefault(join_tag(prefix, did), []).append(summary)
                     if window:
-                        watch = [action.mot, orjson.dumps(entry).decode(), at, window]
+                        watch = [action.mot, summary.decode(), at, window]
                 out.append(RecordItem(ev.event_id, body, ev.customer_id, mode, text, it.slot,
-                                      watch, it.made))
+                                      watch, it.made, after))
                 if got.kind != FIRST:
                     stats.duplicates += 1  # a redelivery whose first attempt stored nothing
                 sent = action is not None and arm != CONTROL

@@ -22,14 +22,19 @@ end
 """
 
 # INGEST marks each event_id as seen (SET NX, the dedupe), bumps the MoT bucket counters
-# only the first time, and returns what arbitration needs.
+# only the first time, and returns what arbitration needs. The bumps of the whole call are
+# summed and written under the call's own tag (KEYS[1]): COUNTS only ever answers their sum
+# over every state slot, so which slot holds a count does not matter, and one HINCRBY per
+# field per call costs Redis less than one per field per state slot of the batch (on a Redis
+# Cluster a call holds one slot's events, so there it is the events' own tag).
 # ARGV: minute, hour, day, dedupe_ttl_s, then one JSON array of [event_id, customer_id,
 # [fields], slot] (one argument for the batch: packing arguments one by one cost more in
 # Python), then the tags' common start (``{nba:c``).
 # An event that may be a MoT's positive outcome (rules.outcomes) carries two more elements:
 # [[mot, within_ms], ...] and its decision time in ms; the customer's watched decisions for
 # those MoTs (RECORD's watch, `:o:` hash, field mot, value "decided_ms|summary") made at most
-# within_ms before it are returned, to be joined as conversions (JOIN dedupes them).
+# within_ms before it are returned (one HMGET for them all), to be joined as conversions
+# (JOIN dedupes them).
 # Reply per event: {1, history, reached} for a first sighting (or {3, history, reached}: a
 # crashed earlier attempt that stored no decision, decided again and counted once),
 # {2, stored decision} for a repeat. The history is the stored string ('' when there is
@@ -37,7 +42,7 @@ end
 INGEST = LIST_AS_STRING + """
 local minute, hour, day, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local start = ARGV[6]
-local out, bumps = {}, {}
+local out, bumps = {}, {}  -- bumps: field -> count, the call's first sightings
 local function history(tag, cust)
   local hkey = tag .. ':h:' .. cust
   local h = redis.pcall('GET', hkey)
@@ -47,9 +52,11 @@ end
 local function reach(tag, cust, watched, at)
   local got = {}
   if not watched then return got end
-  local okey = tag .. ':o:' .. cust
-  for _, w in ipairs(watched) do
-    local v = redis.call('HGET', okey, w[1])
+  local mots = {}
+  for i, w in ipairs(watched) do mots[i] = w[1] end
+  local vals = redis.call('HMGET', tag .. ':o:' .. cust, unpack(mots))
+  for i, w in ipairs(watched) do
+    local v = vals[i]
     if v then
       local sep = string.find(v, '|', 1, true)
       local decided = tonumber(string.sub(v, 1, sep - 1))
@@ -63,13 +70,7 @@ for _, ev in ipairs(cjson.decode(ARGV[5])) do
   local tag = start .. ev[4] .. '}'
   local ekey = tag .. ':e:' .. eid
   if redis.call('SET', ekey, '', 'NX', 'EX', ttl) then
-    if #fields > 0 then
-      local b = bumps[tag]
-      if not b then b = {}; bumps[tag] = b end
-      for _, f in ipairs(fields) do
-        b[f] = (b[f] or 0) + 1  -- summed first: one HINCRBY per field per slot per batch
-      end
-    end
+    for _, f in ipairs(fields) do bumps[f] = (bumps[f] or 0) + 1 end
     out[#out + 1] = {1, history(tag, cust), reach(tag, cust, ev[5], ev[6])}
   else
     local stored = redis.call('GET', ekey)
@@ -80,9 +81,10 @@ for _, ev in ipairs(cjson.decode(ARGV[5])) do
     end
   end
 end
-for tag, b in pairs(bumps) do
+if next(bumps) then
+  local tag = KEYS[1]
   local km, kh, kd = tag .. ':cm:' .. minute, tag .. ':ch:' .. hour, tag .. ':cd:' .. day
-  for f, n in pairs(b) do
+  for f, n in pairs(bumps) do
     redis.call('HINCRBY', km, f, n)
     redis.call('HINCRBY', kh, f, n)
     redis.call('HINCRBY', kd, f, n)
@@ -162,17 +164,27 @@ return out
 # partition its event came through.
 # INDEX remembers each decision with an action (control: its would-be action) for the dedupe
 # TTL and counts it once per experiment, arm, program and action.
-# ARGV: dedupe_ttl_s, then a JSON array of [decision_id, experiment, arm, program, action,
-# watch_ms] (watch_ms: how long its MoT's positive outcome may still convert it, 0 if none).
+# ARGV: dedupe_ttl_s, then one summary per decision, the JSON array [decision_id, experiment,
+# arm, program, action, watch_ms] (watch_ms: how long its MoT's positive outcome may still
+# convert it, 0 if none), stored as given. The counts are summed over the call first: one
+# HINCRBY per experiment and field, one EXPIRE per experiment.
 INDEX = """
 local tag, ttl = KEYS[1], tonumber(ARGV[1])
-for _, d in ipairs(cjson.decode(ARGV[2])) do
-  local summary = cjson.encode(d)
+local counts = {}  -- experiment -> field -> decisions
+for i = 2, #ARGV do
+  local summary = ARGV[i]
+  local d = cjson.decode(summary)
   if redis.call('SET', tag .. ':d:' .. d[1], summary, 'NX', 'EX', ttl) then
-    local x = tag .. ':x:' .. d[2]
-    redis.call('HINCRBY', x, 'decisions|' .. d[3] .. '|' .. d[4] .. '|' .. d[5], 1)
-    redis.call('EXPIRE', x, 7776000)
+    local c = counts[d[2]]
+    if not c then c = {}; counts[d[2]] = c end
+    local f = 'decisions|' .. d[3] .. '|' .. d[4] .. '|' .. d[5]
+    c[f] = (c[f] or 0) + 1
   end
+end
+for exp, c in pairs(counts) do
+  local x = tag .. ':x:' .. exp
+  for f, n in pairs(c) do redis.call('HINCRBY', x, f, n) end
+  redis.call('EXPIRE', x, 7776000)
 end
 return 1
 """

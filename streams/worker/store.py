@@ -78,8 +78,11 @@ class Ingested:
 class RecordItem:
     def __init__(self, event_id: str, decision: bytes, customer_id: str, history_mode: int,
                  history_text: str, slot: int, watch: list[object] | None = None,
-                 made: Decision | None = None) -> None:
+                 made: Decision | None = None, read: History | None = None) -> None:
         self.watch = watch  # [mot, summary, decided_ms, window_ms]: see scripts.RECORD
+        # What the customer's history reads as after this write, for a store that keeps it
+        # read (StateStore.keeps_reads): the pipeline's own, so the store parses nothing.
+        self.read = read
         # The decision itself, with `decision` b"", for a store that renders its JSON only
         # when a repeat asks for it (StateStore.renders_later).
         self.made = made
@@ -122,6 +125,9 @@ class StateStore(Protocol):
     # Whether `record` may be given the decision itself instead of its JSON (RecordItem.made),
     # and renders the JSON only for a repeat: the same bytes, made when needed.
     renders_later: bool
+    # Whether `ingest` hands each history already read (Ingested.read) and `record` takes it
+    # after the write (RecordItem.read) instead of parsing the text written.
+    keeps_reads: bool
 
     def slot(self, customer_id: str) -> int: ...
 
@@ -132,7 +138,7 @@ class StateStore(Protocol):
     ) -> dict[int, list[Ingested]]: ...
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
-                     index: dict[str, list[list[object]]] | None = None,
+                     index: dict[str, list[bytes]] | None = None,
                      joins: dict[str, list[list[object]]] | None = None) -> list[object]: ...
 
     async def counts(self, now_ms: int) -> dict[str, list[int]]: ...
@@ -149,6 +155,7 @@ class Store:
         self.prefix = settings.redis_prefix
         self.keeps_join = True
         self.renders_later = False  # Redis stores the bytes
+        self.keeps_reads = False  # Redis stores the text: the pipeline parses what it reads
         self.start = layout.tag_prefix(settings.redis_prefix)
         self.wanted_slots = settings.state_slots
         self.slots = settings.state_slots  # as recorded in Redis, once `open` has run
@@ -277,18 +284,18 @@ class Store:
         return out
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
-                     index: dict[str, list[list[object]]] | None = None,
+                     index: dict[str, list[bytes]] | None = None,
                      joins: dict[str, list[list[object]]] | None = None) -> list[object]:
         """Store decisions and write contact history for every group in one round trip;
-        `index` (join tag -> INDEX entries, streams.worker.responses) and `joins` (join tag ->
+        `index` (join tag -> INDEX summaries, streams.worker.responses) and `joins` (join tag ->
         JOIN entries: conversions seen as events) ride along. Returns the JOIN replies, one
         list per `joins` tag in its order."""
         parts = [p for p in groups if groups[p]]
         calls: list[_Call] = [("JOIN", tag, [self.dedupe_ttl_s, orjson.dumps(entries)])
                               for tag, entries in (joins or {}).items()]
         njoins = len(calls)
-        calls += [("INDEX", tag, [self.dedupe_ttl_s, orjson.dumps(entries)])
-                  for tag, entries in (index or {}).items()]
+        calls += [("INDEX", tag, [self.dedupe_ttl_s, *summaries])
+                  for tag, summaries in (index or {}).items()]
         if not parts and not calls:
             return []
 

@@ -74,3 +74,29 @@ def test_appending_reads_as_decoding_the_whole_string_again() -> None:
             assert applied == history
             assert history.actions == tuple(e for e in history.entries
                                             if isinstance(e, PastAction))
+
+
+def test_an_update_applies_its_own_entries_as_their_text_reads() -> None:
+    """history_update hands the entries it encodes already read (`parsed`): applying them is
+    what parsing the text gives, over the bundled catalogue's decisions of a synthetic day."""
+    from rules import arbitrate, classify, history_update, load_catalogue
+    from rules.event import parse_event
+    from streams.synthetic import events
+
+    cat = load_catalogue()
+    histories: dict[str, History] = {}
+    applied = 0
+    for i, raw in enumerate(events(3_000, customers=200, seed=11, start_ms=1_700_000_000_000,
+                                   step_ms=60_000)):
+        ev = parse_event(raw)
+        mots = classify(cat, ev)
+        before = histories.get(ev.customer_id, History.empty())
+        decision = arbitrate(cat, ev, mots, before, ev.ts_ms + i)
+        update = history_update(cat, ev, mots, decision, ev.ts_ms + i)
+        assert len(update.parsed) == len(update.entries)
+        assert [encode_entry(e) for e in update.parsed] == list(update.entries)
+        after = before.apply(update)
+        assert after == before.apply(update._replace(parsed=()))
+        applied += bool(update.entries)
+        histories[ev.customer_id] = after
+    assert applied > 1_000  # most events wrote something: the comparison had work

@@ -93,3 +93,41 @@ def test_decisions_left_unmade_are_the_same_when_a_repeat_renders_them() -> None
             assert got.to_json() == body
             stored += 1
     assert stored > 1000
+
+
+def test_the_histories_kept_read_are_what_their_text_reads() -> None:
+    """The memory store takes each history after a write from the pipeline (read already, not
+    parsed again): at the end of a replay every customer's read history is what decoding the
+    stored text gives."""
+    from rules import decode_stored
+
+    cat = load_catalogue()
+    r = replay(cat, from_lines("stream", _stream()))
+    histories = [h for part in r.store.parts.values() for h in part.histories.values()]
+    assert len(histories) > 250 and sum(h.lines for h in histories) > 2_000
+    for h in histories:
+        assert h.read == decode_stored(h.text, cat.history_max_entries)
+        assert h.lines == h.text.count(b"\n")
+
+
+def test_the_most_actions_a_customer_got_in_a_day_and_a_week() -> None:
+    """The tally's running maxima against counting every (customer, day) and (customer,
+    week) of the decisions written out."""
+    from collections import Counter
+    from datetime import datetime
+
+    r, out = _run(from_lines("stream", _stream()), True)
+    days: Counter[tuple[str, int]] = Counter()
+    weeks: Counter[tuple[str, int]] = Counter()
+    seen: set[str] = set()
+    for line in out.splitlines():
+        d = orjson.loads(line)
+        if d["outcome"] != "action" or d["event_id"] in seen:  # a repeat's copy: counted once
+            continue
+        seen.add(d["event_id"])
+        ms = int(datetime.fromisoformat(d["decided_ts"]).timestamp() * 1000)
+        days[(d["customer_id"], ms // 86_400_000)] += 1
+        weeks[(d["customer_id"], ms // (7 * 86_400_000))] += 1
+    assert max(days.values()) >= 2  # some customer got more than one: the maximum means something
+    assert (r.tally.max_per_day, r.tally.max_per_week) == (max(days.values()),
+                                                           max(weeks.values()))

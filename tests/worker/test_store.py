@@ -105,3 +105,76 @@ async def test_a_watched_decision_is_reached_within_its_window_only(settings: Se
         assert await reach("w-e5", "balance_exhausted", 3_600_000, NOW + 5) == [summary.encode()]
     finally:
         await store.close()
+
+
+async def _calls(store: Store, command: str) -> int:
+    stats = await store.redis.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+async def test_a_calls_counts_are_summed_before_redis_counts_them(settings: Settings) -> None:
+    """INGEST bumps each MoT field once per call, however many state slots its events are in
+    (COUNTS sums every slot); INDEX counts a call's decisions once per field and stores each
+    summary as given, which JOIN reads back."""
+    from streams.worker.responses import join_tag
+
+    store = await _open(settings)
+    try:
+        customers = {store.slot(f"k{i}"): f"k{i}" for i in range(400)}  # one per slot
+        assert len(customers) > 20
+        items = [(f"b-{c}", c, ["complaint|home", "store_visit|home"], s)
+                 for s, c in customers.items()]
+        replies = await store.ingest({0: items}, NOW)
+        assert [r.kind for r in replies[0]] == [FIRST] * len(items)
+        # One minute, hour and day hash for the call, not one per slot of its events.
+        buckets = [k async for k in store.redis.scan_iter(match=f"{{{store.prefix}:c*}}:c[mhd]:*")]
+        assert len(buckets) == 3
+        n = len(items)
+        assert (await store.counts(NOW))["complaint|home"] == [n, n, n, n]
+
+        summaries = [f'["i{k}","-","champion","loyalty","loy_redeem_points",0]'.encode()
+                     for k in range(30)]
+        by_tag: dict[str, list[bytes]] = {}
+        for k, s in enumerate(summaries):
+            by_tag.setdefault(join_tag(store.prefix, f"i{k}"), []).append(s)
+        before = await _calls(store, "hincrby")
+        await store.record({}, RETAIN_MS, index=by_tag)
+        await store.record({}, RETAIN_MS, index=by_tag)  # a redelivery: counted once
+        assert await _calls(store, "hincrby") - before == len(by_tag)
+        field = "decisions|champion|loyalty|loy_redeem_points"
+        counted = 0
+        for tag in by_tag:
+            got = await store.redis.hget(f"{tag}:x:-", field)
+            counted += int(got or 0)
+        assert counted == 30
+        tag = join_tag(store.prefix, "i7")
+        assert await store.redis.get(f"{tag}:d:i7") == summaries[7]
+    finally:
+        await store.close()
+
+
+async def test_an_outcome_event_reaches_each_watched_mot_it_may_convert(
+        settings: Settings) -> None:
+    """An event that may convert several MoTs reads all their watches at once (HMGET) and
+    gets back each one within its own window."""
+    store = await _open(settings)
+    try:
+        slot = store.slot("w2")
+        a = '["d2","-","champion","lifecycle","renew",3600000]'
+        b = '["d3","-","champion","loyalty","loy_redeem_points",3600000]'
+        await store.record({0: [
+            RecordItem("w2-e0", b"{}", "w2", 0, "", slot, ["balance_exhausted", a, NOW, 3_600_000]),
+            RecordItem("w2-e1", b"{}", "w2", 0, "", slot, ["package_expired", b, NOW - 7_200_000,
+                                                           3_600_000]),
+        ]}, RETAIN_MS)
+        watched = [["first_topup", 3_600_000], ["balance_exhausted", 3_600_000],
+                   ["package_expired", 3_600_000]]
+        got = (await store.ingest({0: [("w2-e2", "w2", [], slot, watched, NOW + 60_000)]},
+                                  NOW))[0][0].reached
+        assert got == [a.encode()]  # package_expired's is over its hour; first_topup has none
+        watched[2][1] = 10_800_000
+        got = (await store.ingest({0: [("w2-e3", "w2", [], slot, watched, NOW + 60_000)]},
+                                  NOW))[0][0].reached
+        assert got == [a.encode(), b.encode()]
+    finally:
+        await store.close()
