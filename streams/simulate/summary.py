@@ -8,6 +8,7 @@ decision for a sales offer, or of a negative one it averts otherwise); no action
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from rules import incremental_risk, incremental_value
 from streams.simulate.run import Replay
@@ -23,14 +24,15 @@ def _p99(counts: list[int]) -> int:
     return s[min(len(s) - 1, int(0.99 * len(s)))]
 
 
-def _ranked(c: Counter[str]) -> dict[str, int]:
+def _ranked(c: Mapping[str, int]) -> dict[str, int]:
     return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def summarize(r: Replay, catalogue_dir: str) -> dict[str, object]:
     t, st, cat = r.tally, r.stats, r.catalogue
     customers = t.customers
-    per_customer = [t.contacts.get(c, 0) for c in customers]
+    contacts = t.contacts
+    per_customer = [contacts.get(c, 0) for c in customers]
     mots = []
     for key, n in r.store.totals.items():
         mot, line = key.split("|", 1)
@@ -54,7 +56,7 @@ def summarize(r: Replay, catalogue_dir: str) -> dict[str, object]:
         "programs": _ranked(t.programs),
         "channels": _ranked(t.channels),
         "held_back": _ranked(t.held),
-        "contacts": {"customers": len(customers), "contacted": len(t.contacts),
+        "contacts": {"customers": len(customers), "contacted": len(contacts),
                      "max": max(per_customer, default=0), "p99": _p99(per_customer),
                      "max_per_day": t.max_per_day,
                      "max_per_week": t.max_per_week},

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections import Counter
 from typing import BinaryIO
 
 import orjson
@@ -33,9 +32,10 @@ def deadletter_reason(error: str) -> str:
 
 
 class _Running:
-    """One customer's actions in the day and the week of their latest one."""
+    """One customer's actions: in all, and in the day and the week of their latest one."""
 
     def __init__(self) -> None:
+        self.total = 0
         self.day = -1
         self.in_day = 0
         self.week = -1
@@ -53,18 +53,18 @@ class Tally:
         self.keep = keep
         self.out = decisions  # every decision's JSON, one a line, as nba.decisions gets them
         self.needs_bodies = decisions is not None  # else the pipeline may leave them unmade
-        self.deadletters: Counter[str] = Counter()
-        self.outcomes: Counter[str] = Counter()
-        self.programs: Counter[str] = Counter()
-        self.channels: Counter[str] = Counter()
-        self.held: Counter[str] = Counter()  # candidates held back, per policy
+        # Plain dicts, not Counters: compiled, a dict's get and set are direct calls.
+        self.deadletters: dict[str, int] = {}
+        self.outcomes: dict[str, int] = {}
+        self.programs: dict[str, int] = {}
+        self.channels: dict[str, int] = {}
+        self.held: dict[str, int] = {}  # candidates held back, per policy
         self.customers: set[str] = set()
-        self.contacts: Counter[str] = Counter()  # actions per customer
         # Most actions any customer got in one day and in one week (UTC, epoch weeks): each
         # customer's count of the current day and week, as decisions come in time order.
         self.max_per_day = 0
         self.max_per_week = 0
-        self._days: dict[str, _Running] = {}
+        self._contacted: dict[str, _Running] = {}
         self.expected_value = 0.0  # EUR, the chosen actions' scores summed
         self._values: dict[tuple[str, str, str], float] = {}
         self.event_ids: list[str] = []
@@ -73,6 +73,11 @@ class Tally:
         self.values: list[float] = []
         self._held_memo: dict[int, tuple[tuple[Candidate, ...], tuple[str, ...]]] = {}
 
+    @property
+    def contacts(self) -> dict[str, int]:
+        """Actions per customer contacted."""
+        return {c: run.total for c, run in self._contacted.items()}
+
     # --- Outputs ----------------------------------------------------------------------
     def decision(self, customer_id: str, body: bytes, channel: str | None) -> None:
         # Counted by observe (a decision made); a repeat's stored one is the worker's count.
@@ -80,7 +85,8 @@ class Tally:
             self.out.write(body + b"\n")
 
     def deadletter(self, key: bytes | None, body: bytes) -> None:
-        self.deadletters[deadletter_reason(str(orjson.loads(body).get("error", "?")))] += 1
+        reason = deadletter_reason(str(orjson.loads(body).get("error", "?")))
+        self.deadletters[reason] = self.deadletters.get(reason, 0) + 1
 
     def forward(self, topic: str, key: bytes, body: bytes, partition: int) -> None:
         """Never called: a replay has no partitions to put a record on (the pipeline's
@@ -110,22 +116,25 @@ class Tally:
     # --- the pipeline's observe hook --------------------------------------------------
     def observe(self, event: Event, decision: Decision) -> None:
         outcome = decision.outcome
-        self.outcomes[outcome] += 1
+        outcomes = self.outcomes
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
         cust = event.customer_id
         self.customers.add(cust)
         if outcome == "action" or outcome == "suppressed":
+            held = self.held
             for policy in self._held_by(decision.candidates):
-                self.held[policy] += 1
+                held[policy] = held.get(policy, 0) + 1
         a = decision.action
         value = 0.0
         if a is not None:
-            self.programs[a.program] += 1
-            self.channels[a.channel] += 1
-            self.contacts[cust] += 1
+            programs, channels = self.programs, self.channels
+            programs[a.program] = programs.get(a.program, 0) + 1
+            channels[a.channel] = channels.get(a.channel, 0) + 1
             at = decision.decided_ms
-            run = self._days.get(cust)
+            run = self._contacted.get(cust)
             if run is None:
-                run = self._days[cust] = _Running()
+                run = self._contacted[cust] = _Running()
+            run.total += 1
             day, week = at // _DAY_MS, at // _WEEK_MS
             if day != run.day:
                 run.day, run.in_day = day, 0
