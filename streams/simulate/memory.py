@@ -206,7 +206,10 @@ class MemoryStore:
                         h.read = read if read is not None else append_stored(h.read, text, cap)
                     h.expires = now + retain_ms  # PEXPIRE
                 else:
-                    if read is None:
+                    # A new string: the pipeline's read is it only when the text is the whole
+                    # history (REWRITE); an APPEND to a history gone since INGEST is the text
+                    # alone, parsed here (a customer's first write: an entry or two).
+                    if read is None or mode == _APPEND:
                         read = _EMPTY if cap is None else decode_stored(text, cap)
                     part.histories[cust] = _History(text, now + retain_ms, read,
                                                     text.count(b"\n"))

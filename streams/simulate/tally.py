@@ -136,6 +136,8 @@ class Tally:
                 run = self._contacted[cust] = _Running()
             run.total += 1
             day, week = at // _DAY_MS, at // _WEEK_MS
+            if day < run.day:  # a replay sorts its events: never, but never counted wrong
+                raise ValueError(f"decisions out of time order for customer {cust}")
             if day != run.day:
                 run.day, run.in_day = day, 0
             if week != run.week:

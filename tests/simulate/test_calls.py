@@ -8,6 +8,7 @@ import io
 import random
 
 import orjson
+import pytest
 
 from rules import load_catalogue
 from streams import synthetic
@@ -131,3 +132,29 @@ def test_the_most_actions_a_customer_got_in_a_day_and_a_week() -> None:
     assert max(days.values()) >= 2  # some customer got more than one: the maximum means something
     assert (r.tally.max_per_day, r.tally.max_per_week) == (max(days.values()),
                                                            max(weeks.values()))
+
+
+def test_decisions_out_of_time_order_are_refused_by_the_tally() -> None:
+    """The tally's day and week maxima count each customer's decisions as they come, in time
+    order (a replay sorts its events): a decision from an earlier day is an error, not a
+    maximum counted wrong."""
+    from rules import History, arbitrate, classify
+    from rules.event import parse_event
+    from streams.simulate.tally import Tally
+
+    cat = load_catalogue()
+    tally = Tally(cat)
+    for raw in synthetic.events(500, seed=3, customers=50, start_ms=T0, step_ms=1_000.0):
+        ev = parse_event(raw)
+        mots = classify(cat, ev)
+        later = arbitrate(cat, ev, mots, History.empty(), T0 + 2 * 86_400_000)
+        if later.action is not None:
+            break
+    else:
+        raise AssertionError("no action in the stream")
+    tally.observe(ev, later)
+    tally.observe(ev, later)
+    assert tally.max_per_day == 2
+    earlier = arbitrate(cat, ev, mots, History.empty(), T0)
+    with pytest.raises(ValueError, match="out of time order"):
+        tally.observe(ev, earlier)

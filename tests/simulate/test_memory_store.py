@@ -104,3 +104,25 @@ async def test_dedupe_and_history_expire_on_the_store_clock() -> None:
     assert (await st.ingest({0: [("e9", "c1", [], c1)]}, NOW + 60_000))[0][0].kind == RETRY
     assert (await st.counts(NOW + 4 * 60_000))["complaint|home"] == [1, 1, 1, 1]
     assert (await st.counts(NOW + 5 * 60_000))["complaint|home"] == [0, 1, 1, 1]
+
+
+async def test_an_append_to_a_history_gone_since_ingest_is_the_text_alone() -> None:
+    """The pipeline's read of a history after a write (RecordItem.read) is built on what
+    INGEST returned; if the history expired before RECORD (a clock that moved between the
+    calls), the store keeps what its text reads, as Redis would, not the older entries."""
+    from rules.history import History, PastRisk, decode_stored
+
+    now = [NOW / 1000]
+    st = MemoryStore(3600, clock=lambda: now[0], history_cap=64)
+    c1 = st.slot("c1")
+    await st.ingest({0: [("e1", "c1", [], c1)]}, NOW)
+    await st.record({0: [RecordItem("e1", b"{}", "c1", APPEND, "r|1|complaint\n", c1)]}, 1_000)
+    got = (await st.ingest({0: [("e2", "c1", [], c1)]}, NOW + 500))[0][0]
+    assert got.read is not None and len(got.read.entries) == 1
+    stale = History.of([PastRisk(NOW + 500, "bill_shock"), *got.read.entries])
+    now[0] = (NOW + 2_000) / 1000  # the history's second of life is over before RECORD
+    await st.record({0: [RecordItem("e2", b"{}", "c1", APPEND, f"r|{NOW + 500}|bill_shock\n",
+                                    c1, read=stale)]}, 1_000)
+    kept = st.parts[c1].histories["c1"]
+    assert kept.read == decode_stored(kept.text, 64)
+    assert [e.mot for e in kept.read.entries] == ["bill_shock"]  # the expired one forgotten
