@@ -11,8 +11,8 @@ same.
 Native structures throughout (dicts of bytes, ints and decisions, one small object per
 customer): no JSON but a repeat's stored decision, rendered when asked for; no copies of a
 customer's history but the one appended to it, and each customer's history kept as read
-(rules.history.append_stored), so the pipeline does not parse a month of entries again at
-every event.
+(the pipeline's own read after its write, RecordItem.read), so nothing parses a month of
+entries again at every event.
 """
 
 from __future__ import annotations

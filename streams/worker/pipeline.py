@@ -184,8 +184,8 @@ class Pipeline:
         reads = self.store.keeps_reads
         for p, items in pending.items():
             # A customer's history, what this batch adds to it (applied only if the customer
-            # comes again in the batch: most do not, and applying re-parses entries) and the
-            # lines stored after it.
+            # comes again in the batch, or the store keeps histories read: most customers do
+            # not come again) and the lines stored after it.
             histories: dict[str, tuple[History, HistoryUpdate, int]] = {}
             out: list[RecordItem] = []
             for it, got in zip(items, replies[p], strict=True):
