@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from streams.bench import timeline
 from streams.bench.kit import BenchError
+from streams.bench.latency import Cpu
 from streams.bench.run import Bench, Options, Results
 from streams.bench.worker import Drained
 from streams.settings import Settings, redacted_url
@@ -50,10 +51,27 @@ def payload(r: Results, opts: Options) -> dict[str, object]:
         "latency_ms": {"p50": r.latency.p50, "p99": r.latency.p99} if r.latency else None,
         "latency_steady_ms": _spread(r.latency.steady) if r.latency else None,
         "latency_windows": [_window(w) for w in r.latency.windows] if r.latency else None,
+        "latency_parts_ms": _parts(r.latency.parts) if r.latency else None,
+        "latency_cpu_us_per_event": _latency_cpu(r.latency.cpu) if r.latency else None,
         "offered_eps": opts.offered_eps,
         "worker_rss_mb": round(rss.peak_mb, 1) if rss else None,
         "arbiter_cpu_us_per_event": _cpu(r.arbiter) if r.arbiter else None,
     }
+
+
+def _parts(parts: timeline.Parts | None) -> dict[str, object] | None:
+    if parts is None:
+        return None
+    return {"to_batch": _spread(parts.to_batch), "in_batch": _spread(parts.in_batch)}
+
+
+def _latency_cpu(cpu: Cpu | None) -> dict[str, float | None] | None:
+    if cpu is None:
+        return None
+    every = cpu.all
+    return {"worker": round(cpu.worker, 1), "redis": round(cpu.redis, 1),
+            "broker": None if cpu.broker is None else round(cpu.broker, 1),
+            "all": None if every is None else round(every, 1)}
 
 
 def _cpu(run: Drained) -> dict[str, float | None]:
@@ -152,6 +170,15 @@ def _latency_lines(r: Results, opts: Options) -> list[str]:
     lines.append(f"  steady state (sent after {timeline.STEADY_AFTER_S} s): " + (
         f"p50 / p99 / max {st.p50:.0f} / {st.p99:.0f} / {st.max:.0f} ms" if st
         else "none (the phase is shorter)"))
+    if lat.parts is not None:
+        a, b = lat.parts.to_batch, lat.parts.in_batch
+        lines.append(f"  sent to batch start p50 / p99 {a.p50:.0f} / {a.p99:.0f} ms; batch start "
+                     f"to decision appended {b.p50:.0f} / {b.p99:.0f} ms")
+    if lat.cpu is not None:
+        c = lat.cpu
+        broker = "" if c.broker is None else f", broker {c.broker:.1f}, all {c.all:.1f}"
+        lines.append(f"  CPU µs per event while offered: worker {c.worker:.1f}, Redis "
+                     f"{c.redis:.1f}{broker}")
     return lines + window_table(lat.windows)
 
 

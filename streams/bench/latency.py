@@ -2,13 +2,15 @@
 
 The input's time is the CreateTime this producer sets on each record (kept per event_id);
 the decision's is the broker's LogAppendTime on a decisions topic created with it, so
-the figure covers the worker's consume, decide and produce up to the broker having it.
+the figure covers the worker's consume, decide and produce up to the broker having it. The
+decision's `decided_ts` (its worker batch's start) splits that in two (timeline.Parts).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +18,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from tqdm import tqdm
 
+from rules.event import InvalidEvent, parse_ts
 from streams import kafka, synthetic
 from streams.bench import timeline
-from streams.bench.kit import BenchError
-from streams.bench.worker import WorkerProc
+from streams.bench.kit import BenchError, redis_cpu_s
+from streams.bench.worker import WorkerProc, cpu_s
 from streams.kafka import create_topics, output_topics
 from streams.settings import Settings, Topics
 from streams.stack.worker import ARBITER
@@ -45,18 +48,37 @@ class Latency:
     max: float = 0.0
     windows: tuple[timeline.Window, ...] = ()  # per second of send time, warm-up included
     steady: timeline.Spread | None = None  # sends after the first STEADY_AFTER_S seconds
+    parts: timeline.Parts | None = None  # the whole run's, split at each batch's start
+    cpu: Cpu | None = None  # what the offered load cost, per event sent
+
+
+@dataclass(frozen=True, slots=True)
+class Cpu:
+    """CPU µs per event sent while the load was offered (first send to last), per process:
+    at a fixed rate each worker batch is small, so its fixed costs (round trips, record
+    batches, fetches) weigh more per event than in the throughput run. `broker` is None when
+    the broker is not this machine's local stack (its CPU is not read)."""
+    worker: float
+    redis: float
+    broker: float | None
+
+    @property
+    def all(self) -> float | None:
+        return None if self.broker is None else self.worker + self.redis + self.broker
 
 
 async def measure(settings: Settings, partitions: int, rate: float, seconds: float,
-                  log_dir: Path, bar: tqdm) -> tuple[Latency, WorkerProc]:
-    """Latency of a fresh arbiter worker; the caller stops the worker it gets back."""
+                  log_dir: Path, bar: tqdm, broker_pid: int | None = None
+                  ) -> tuple[Latency, WorkerProc]:
+    """Latency of a fresh arbiter worker; the caller stops the worker it gets back.
+    `broker_pid`: the local broker's process, whose CPU is then read too."""
     t = settings.topics
     await create_topics(settings, [t.events, *output_topics(settings)], partitions,
                         {t.decisions: {"message.timestamp.type": "LogAppendTime"}})
     items = _items(max(1, int(rate * seconds)))
     worker = WorkerProc(settings, ARBITER, log_dir).start()
     try:
-        lat = await _run(worker, partitions, items, rate, bar)
+        lat = await _run(worker, partitions, items, rate, bar, broker_pid)
     except BaseException:
         worker.stop()
         raise
@@ -65,19 +87,20 @@ async def measure(settings: Settings, partitions: int, rate: float, seconds: flo
 
 
 async def _run(worker: WorkerProc, partitions: int, items: list[Item], rate: float,
-               bar: tqdm) -> Latency:
+               bar: tqdm, broker_pid: int | None = None) -> Latency:
     t = worker.settings.topics
     consumer = kafka.consumer(worker.settings, group_id=None, max_poll_records=5000)
     # The pacer builds its own record batches per step: lingering would only add delay.
     producer = kafka.producer(worker.settings, linger_ms=0)
     await consumer.start()
     await producer.start()
-    pacer: asyncio.Task[float] | None = None
+    pacer: asyncio.Task[tuple[float, Cpu]] | None = None
     try:
         consumer.assign([TopicPartition(t.decisions, p) for p in range(partitions)])
         await _catch_up(worker, producer, consumer, t.events)
         sent: dict[str, int] = {}
-        pacer = asyncio.create_task(_offer(producer, t.events, partitions, items, rate, sent))
+        pacer = asyncio.create_task(_paced(worker, broker_pid, _offer(
+            producer, t.events, partitions, items, rate, sent), len(items)))
         return await _collect(worker, consumer, pacer, sent, len(items), bar)
     finally:
         if pacer is not None and not pacer.done():
@@ -123,6 +146,20 @@ async def _decided(consumer: AIOKafkaConsumer, event_id: str, within_s: float) -
     return False
 
 
+async def _paced(worker: WorkerProc, broker_pid: int | None, offer: Awaitable[float],
+                 count: int) -> tuple[float, Cpu]:
+    """Run the pacer, reading each process's CPU at its first send and after its last."""
+    async def used() -> tuple[float, float, float]:
+        return (worker.cpu_s(), await redis_cpu_s(worker.settings),
+                cpu_s(broker_pid) if broker_pid else 0.0)
+
+    before = await used()
+    achieved = await offer
+    after = await used()
+    w, r, b = (1e6 * (a - z) / count for a, z in zip(after, before, strict=True))
+    return achieved, Cpu(w, r, b if broker_pid else None)
+
+
 async def _offer(producer: AIOKafkaProducer, topic: str, partitions: int, items: list[Item],
                  rate: float, sent: dict[str, int]) -> float:
     """Send items at `rate`, in keyed record batches per step (the worker's own Emitter);
@@ -144,9 +181,11 @@ async def _offer(producer: AIOKafkaProducer, topic: str, partitions: int, items:
     return len(items) / elapsed if elapsed > 0 else 0.0
 
 
-async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer, pacer: asyncio.Task[float],
-                   sent: dict[str, int], total: int, bar: tqdm) -> Latency:
+async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer,
+                   pacer: asyncio.Task[tuple[float, Cpu]], sent: dict[str, int], total: int,
+                   bar: tqdm) -> Latency:
     decided: list[tuple[int, int]] = []  # (send time, latency) of every decision, ms
+    split: list[tuple[int, int, int]] = []  # (send time, batch start, appended), epoch ms
     last_seen = time.monotonic()
     while len(decided) < total:
         worker.check()
@@ -160,10 +199,13 @@ async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer, pacer: asynci
                 sent_ms = sent.get(_event_id(m.value))
                 if sent_ms is not None:  # else a catch-up event
                     decided.append((sent_ms, m.timestamp - sent_ms))
+                    batch_ms = _decided_ms(m.value)
+                    if batch_ms is not None:
+                        split.append((sent_ms, batch_ms, m.timestamp))
         bar.n = len(decided)
         bar.refresh()
-    achieved = await pacer
-    return _summary(decided, sent, total, achieved)
+    achieved, cpu = await pacer
+    return _summary(decided, sent, total, achieved, split, cpu)
 
 
 def _event_id(value: bytes | None) -> str:
@@ -178,8 +220,22 @@ def _event_id(value: bytes | None) -> str:
     return str(orjson.loads(value).get("event_id", ""))
 
 
+def _decided_ms(value: bytes | None) -> int | None:
+    """The decision's `decided_ts` as epoch ms, read without parsing the rest; None when it
+    has none that reads."""
+    i = value.find(b'"decided_ts":"') if value else -1
+    if i < 0 or value is None:
+        return None
+    j = value.find(b'"', i + 14)
+    try:
+        return parse_ts(value[i + 14:j].decode())
+    except (InvalidEvent, UnicodeDecodeError):
+        return None
+
+
 def _summary(decided: list[tuple[int, int]], sent: dict[str, int], total: int,
-             achieved: float) -> Latency:
+             achieved: float, split: list[tuple[int, int, int]] | None = None,
+             cpu: Cpu | None = None) -> Latency:
     """The whole run (sends after the warm-up second), its windows and its steady state."""
     start = next(iter(sent.values()))  # the pacer's first step
     whole = timeline.spread(ms for t, ms in decided if t >= start + WARMUP_MS)
@@ -188,4 +244,5 @@ def _summary(decided: list[tuple[int, int]], sent: dict[str, int], total: int,
     samples = sum(1 for t, _ in decided if t >= start + WARMUP_MS)
     return Latency(whole.p50, whole.p99, samples, total - len(decided), achieved, whole.max,
                    tuple(timeline.windows(sent.values(), decided, start)),
-                   timeline.steady(decided, start))
+                   timeline.steady(decided, start),
+                   timeline.parts(split or (), start + WARMUP_MS), cpu)

@@ -129,7 +129,8 @@ class Bench:
         try:
             with _bar("latency", total) as bar:
                 lat, worker = await bench_latency.measure(
-                    s, o.partitions, o.offered_eps, o.latency_s, self.log_dir, bar)
+                    s, o.partitions, o.offered_eps, o.latency_s, self.log_dir, bar,
+                    self.broker_pid)
             return lat
         finally:
             if worker is not None:

@@ -64,6 +64,33 @@ def steady(decided: Sequence[tuple[int, int]], start_ms: int,
     return spread(ms for t, ms in decided if t >= cut)
 
 
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """Where the latency of the decisions went, each part over the same decisions.
+
+    `to_batch`: the event's send to the start of the worker batch that decided it (the
+    decision's `decided_ts`): the producer and broker, the worker's fetch, and the wait for
+    its lane to finish the batch before. `in_batch`: that start to the broker appending the
+    decision: Redis (INGEST, RECORD), deciding, and producing. The two add up to the whole
+    latency; `decided_ts` is the worker's clock, the sends the bench's and the append the
+    broker's, so on one machine the parts are exact and across machines off by the skew.
+    """
+    to_batch: Spread
+    in_batch: Spread
+
+
+def parts(decided: Iterable[tuple[int, int, int]], cut_ms: int) -> Parts | None:
+    """The parts of the decisions whose event was sent at `cut_ms` or later; `decided`:
+    (send time, batch start, appended time) of each, epoch ms. None for none."""
+    to_batch, in_batch = [], []
+    for t, batch, appended in decided:
+        if t >= cut_ms:
+            to_batch.append(batch - t)
+            in_batch.append(appended - batch)
+    a, b = spread(to_batch), spread(in_batch)
+    return Parts(a, b) if a is not None and b is not None else None
+
+
 def _second(t_ms: int, start_ms: int) -> int:
     if t_ms < start_ms:
         raise ValueError(f"a send at {t_ms} ms is before the first one at {start_ms} ms")

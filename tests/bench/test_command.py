@@ -17,9 +17,9 @@ from conftest import StackEndpoints
 
 from streams.bench import command as bench
 from streams.bench.kit import Rate, redis_cpu_s
-from streams.bench.latency import Latency
+from streams.bench.latency import Cpu, Latency
 from streams.bench.run import Options, Results
-from streams.bench.timeline import Spread, Window
+from streams.bench.timeline import Parts, Spread, Window
 from streams.bench.worker import Drained, WorkerProc
 from streams.cli.main import main as arbiter
 from streams.settings import Settings
@@ -27,9 +27,11 @@ from streams.settings import Settings
 pytestmark = pytest.mark.integration
 
 KEYS = {"raw_passthrough_eps", "arbiter_eps", "naive_faust_eps", "arbiter_vs_raw",
-        "arbiter_vs_naive", "latency_ms", "latency_steady_ms", "latency_windows", "offered_eps",
-        "worker_rss_mb", "arbiter_cpu_us_per_event"}
-LATENCY = {"latency_ms", "latency_steady_ms", "latency_windows"}
+        "arbiter_vs_naive", "latency_ms", "latency_steady_ms", "latency_windows",
+        "latency_parts_ms", "latency_cpu_us_per_event", "offered_eps", "worker_rss_mb",
+        "arbiter_cpu_us_per_event"}
+LATENCY = {"latency_ms", "latency_steady_ms", "latency_windows", "latency_parts_ms",
+           "latency_cpu_us_per_event"}
 SHAPED = LATENCY | {"arbiter_cpu_us_per_event"}
 SMALL = ["--json", "--events", "4000", "--naive-events", "1500", "--offered-eps", "300",
          "--latency-seconds", "2", "--rss-customers", "2000"]
@@ -72,6 +74,20 @@ def test_bench_json_has_every_figure(stack: object, capsys: pytest.CaptureFixtur
     # The whole run's p99 and the steady state's come from the same decisions as the windows.
     worst = max(w["max_ms"] for w in windows if w["decided"])
     assert steady["max"] <= worst
+    # Each decision's latency split at its batch's start: both parts read, neither negative,
+    # neither above the whole's worst (one machine, one clock).
+    split = result["latency_parts_ms"]
+    assert set(split) == {"to_batch", "in_batch"}
+    for part in split.values():
+        assert set(part) == {"p50", "p99", "max"}
+        assert 0 <= part["p50"] <= part["p99"] <= part["max"] <= worst
+    # What the offered load cost per event sent: the worker and Redis always worked for it.
+    paced = result["latency_cpu_us_per_event"]
+    assert set(paced) == {"worker", "redis", "broker", "all"}
+    assert paced["worker"] > 0 and paced["redis"] > 0
+    if paced["broker"] is not None:
+        assert paced["all"] == pytest.approx(
+            paced["worker"] + paced["redis"] + paced["broker"], abs=0.2)
 
 
 @pytest.mark.timeout(240)
@@ -140,10 +156,16 @@ def test_human_output_shows_latency_per_second() -> None:
     windows = (Window(0, 5000, 5000, Spread(310.0, 440.0, 452.0)),
                Window(1, 5000, 4990, Spread(9.0, 30.0, 41.0)),
                Window(2, 10, 0, None))
-    lat = Latency(9.0, 30.0, 4990, 10, 5003.0, 41.0, windows, Spread(8.0, 25.0, 33.0))
+    lat = Latency(9.0, 30.0, 4990, 10, 5003.0, 41.0, windows, Spread(8.0, 25.0, 33.0),
+                  Parts(Spread(3.0, 12.0, 20.0), Spread(6.0, 19.0, 30.0)),
+                  Cpu(120.5, 40.25, 60.0))
     text = bench.human(Results(latency=lat), Options(skip_rss=True), Settings.from_env())
     lines = text.splitlines()
     assert "  steady state (sent after 5 s): p50 / p99 / max 8 / 25 / 33 ms" in lines
+    assert ("  sent to batch start p50 / p99 3 / 12 ms; batch start to decision appended "
+            "6 / 19 ms") in lines
+    assert ("  CPU µs per event while offered: worker 120.5, Redis 40.2, broker 60.0, "
+            "all 220.8") in lines
     table = {ln.split()[0] + (" " + ln.split()[1] if ln.split()[1] == "ms" else ""): ln.split()
              for ln in lines[lines.index("  per second of send time (second 0 is the warm-up):")
                              + 1:]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.bench.timeline import Spread, Window, spread, steady, windows
+from streams.bench.timeline import Parts, Spread, Window, parts, spread, steady, windows
 
 T0 = 1_700_000_000_000  # the first send, epoch ms
 
@@ -52,3 +52,13 @@ def test_nothing_gives_no_windows_and_a_send_before_the_start_is_an_error() -> N
     assert spread([]) is None
     with pytest.raises(ValueError, match="before the first"):
         windows([T0 - 1], [], T0)
+
+
+def test_parts_split_each_latency_at_its_batch_start() -> None:
+    # (sent, batch start, appended): the parts of one decision add up to its latency.
+    decided = [(T0 + 10, T0 + 12, T0 + 20), (T0 + 1000, T0 + 1030, T0 + 1035),
+               (T0 + 1500, T0 + 1501, T0 + 1600), (T0 + 2000, T0 + 2004, T0 + 2010)]
+    got = parts(decided, T0 + 1000)  # the first send is before the cut: left out
+    assert got == Parts(Spread(4.0, 30.0, 30.0), Spread(6.0, 99.0, 99.0))
+    assert parts(decided, T0 + 3000) is None
+    assert parts([], T0) is None
