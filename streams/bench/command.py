@@ -68,10 +68,12 @@ def _parts(parts: timeline.Parts | None) -> dict[str, object] | None:
 def _latency_cpu(cpu: Cpu | None) -> dict[str, float | None] | None:
     if cpu is None:
         return None
-    every = cpu.all
-    return {"worker": round(cpu.worker, 1), "redis": round(cpu.redis, 1),
-            "broker": None if cpu.broker is None else round(cpu.broker, 1),
-            "all": None if every is None else round(every, 1)}
+    worker, redis = round(cpu.worker, 1), round(cpu.redis, 1)
+    if cpu.broker is None:
+        return {"worker": worker, "redis": redis, "broker": None, "all": None}
+    broker = round(cpu.broker, 1)
+    return {"worker": worker, "redis": redis, "broker": broker,
+            "all": round(worker + redis + broker, 1)}
 
 
 def _cpu(run: Drained) -> dict[str, float | None]:

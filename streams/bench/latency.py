@@ -9,8 +9,8 @@ decision's `decided_ts` (its worker batch's start) splits that in two (timeline.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,10 +54,11 @@ class Latency:
 
 @dataclass(frozen=True, slots=True)
 class Cpu:
-    """CPU µs per event sent while the load was offered (first send to last), per process:
-    at a fixed rate each worker batch is small, so its fixed costs (round trips, record
-    batches, fetches) weigh more per event than in the throughput run. `broker` is None when
-    the broker is not this machine's local stack (its CPU is not read)."""
+    """CPU µs per event sent, from the pacer's first send until the last decision was seen
+    (or the wait for it gave up), per process: at a fixed rate each worker batch is small, so
+    its fixed costs (round trips, record batches, fetches) weigh more per event than in the
+    throughput run. `broker` is None when the broker is not this machine's local stack (its
+    CPU is not read)."""
     worker: float
     redis: float
     broker: float | None
@@ -94,14 +95,16 @@ async def _run(worker: WorkerProc, partitions: int, items: list[Item], rate: flo
     producer = kafka.producer(worker.settings, linger_ms=0)
     await consumer.start()
     await producer.start()
-    pacer: asyncio.Task[tuple[float, Cpu]] | None = None
+    pacer: asyncio.Task[float] | None = None
     try:
         consumer.assign([TopicPartition(t.decisions, p) for p in range(partitions)])
         await _catch_up(worker, producer, consumer, t.events)
         sent: dict[str, int] = {}
-        pacer = asyncio.create_task(_paced(worker, broker_pid, _offer(
-            producer, t.events, partitions, items, rate, sent), len(items)))
-        return await _collect(worker, consumer, pacer, sent, len(items), bar)
+        before = await _used(worker, broker_pid)
+        pacer = asyncio.create_task(_offer(producer, t.events, partitions, items, rate, sent))
+        lat = await _collect(worker, consumer, pacer, sent, len(items), bar)
+        cpu = per_event(before, await _used(worker, broker_pid), len(items), broker_pid)
+        return dataclasses.replace(lat, cpu=cpu)
     finally:
         if pacer is not None and not pacer.done():
             pacer.cancel()
@@ -146,18 +149,19 @@ async def _decided(consumer: AIOKafkaConsumer, event_id: str, within_s: float) -
     return False
 
 
-async def _paced(worker: WorkerProc, broker_pid: int | None, offer: Awaitable[float],
-                 count: int) -> tuple[float, Cpu]:
-    """Run the pacer, reading each process's CPU at its first send and after its last."""
-    async def used() -> tuple[float, float, float]:
-        return (worker.cpu_s(), await redis_cpu_s(worker.settings),
-                cpu_s(broker_pid) if broker_pid else 0.0)
+Used = tuple[float, float, float]  # CPU seconds so far: the worker, Redis, the broker
 
-    before = await used()
-    achieved = await offer
-    after = await used()
+
+async def _used(worker: WorkerProc, broker_pid: int | None) -> Used:
+    return (worker.cpu_s(), await redis_cpu_s(worker.settings),
+            cpu_s(broker_pid) if broker_pid else 0.0)
+
+
+def per_event(before: Used, after: Used, count: int, broker_pid: int | None) -> Cpu:
+    """CPU µs per event between two readings of (worker, Redis, broker) CPU seconds, over
+    `count` events; the broker's None when it was not read (no `broker_pid`)."""
     w, r, b = (1e6 * (a - z) / count for a, z in zip(after, before, strict=True))
-    return achieved, Cpu(w, r, b if broker_pid else None)
+    return Cpu(w, r, b if broker_pid else None)
 
 
 async def _offer(producer: AIOKafkaProducer, topic: str, partitions: int, items: list[Item],
@@ -181,9 +185,8 @@ async def _offer(producer: AIOKafkaProducer, topic: str, partitions: int, items:
     return len(items) / elapsed if elapsed > 0 else 0.0
 
 
-async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer,
-                   pacer: asyncio.Task[tuple[float, Cpu]], sent: dict[str, int], total: int,
-                   bar: tqdm) -> Latency:
+async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer, pacer: asyncio.Task[float],
+                   sent: dict[str, int], total: int, bar: tqdm) -> Latency:
     decided: list[tuple[int, int]] = []  # (send time, latency) of every decision, ms
     split: list[tuple[int, int, int]] = []  # (send time, batch start, appended), epoch ms
     last_seen = time.monotonic()
@@ -204,8 +207,8 @@ async def _collect(worker: WorkerProc, consumer: AIOKafkaConsumer,
                         split.append((sent_ms, batch_ms, m.timestamp))
         bar.n = len(decided)
         bar.refresh()
-    achieved, cpu = await pacer
-    return _summary(decided, sent, total, achieved, split, cpu)
+    achieved = await pacer
+    return _summary(decided, sent, total, achieved, split)
 
 
 def _event_id(value: bytes | None) -> str:
@@ -234,8 +237,7 @@ def _decided_ms(value: bytes | None) -> int | None:
 
 
 def _summary(decided: list[tuple[int, int]], sent: dict[str, int], total: int,
-             achieved: float, split: list[tuple[int, int, int]] | None = None,
-             cpu: Cpu | None = None) -> Latency:
+             achieved: float, split: list[tuple[int, int, int]] | None = None) -> Latency:
     """The whole run (sends after the warm-up second), its windows and its steady state."""
     start = next(iter(sent.values()))  # the pacer's first step
     whole = timeline.spread(ms for t, ms in decided if t >= start + WARMUP_MS)
@@ -245,4 +247,4 @@ def _summary(decided: list[tuple[int, int]], sent: dict[str, int], total: int,
     return Latency(whole.p50, whole.p99, samples, total - len(decided), achieved, whole.max,
                    tuple(timeline.windows(sent.values(), decided, start)),
                    timeline.steady(decided, start),
-                   timeline.parts(split or (), start + WARMUP_MS), cpu)
+                   timeline.parts(split or (), start + WARMUP_MS))
