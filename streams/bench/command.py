@@ -52,7 +52,7 @@ def payload(r: Results, opts: Options) -> dict[str, object]:
         "latency_steady_ms": _spread(r.latency.steady) if r.latency else None,
         "latency_windows": [_window(w) for w in r.latency.windows] if r.latency else None,
         "latency_parts_ms": _parts(r.latency.parts) if r.latency else None,
-        "latency_cpu_us_per_event": _latency_cpu(r.latency.cpu) if r.latency else None,
+        "latency_cpu_us_per_event": _cpu_figures(r.latency.cpu) if r.latency else None,
         "offered_eps": opts.offered_eps,
         "worker_rss_mb": round(rss.peak_mb, 1) if rss else None,
         "arbiter_cpu_us_per_event": _cpu(r.arbiter) if r.arbiter else None,
@@ -65,7 +65,9 @@ def _parts(parts: timeline.Parts | None) -> dict[str, object] | None:
     return {"to_batch": _spread(parts.to_batch), "in_batch": _spread(parts.in_batch)}
 
 
-def _latency_cpu(cpu: Cpu | None) -> dict[str, float | None] | None:
+def _cpu_figures(cpu: Cpu | None) -> dict[str, float | None] | None:
+    """CPU µs per event per process and in all, rounded to 0.1 (the broker's and the sum
+    only when the broker is the local stack's, whose CPU is read)."""
     if cpu is None:
         return None
     worker, redis = round(cpu.worker, 1), round(cpu.redis, 1)
@@ -76,16 +78,12 @@ def _latency_cpu(cpu: Cpu | None) -> dict[str, float | None] | None:
             "all": round(worker + redis + broker, 1)}
 
 
-def _cpu(run: Drained) -> dict[str, float | None]:
-    """CPU µs per event timed of the arbiter's throughput run, per process and in all (the
-    broker's and the sum only when the broker is the local stack's, whose CPU is read)."""
-    worker = round(run.per_event_us(run.worker_cpu_s), 1)
-    redis = round(run.per_event_us(run.redis_cpu_s), 1)
-    if run.broker_cpu_s is None:
-        return {"worker": worker, "redis": redis, "broker": None, "all": None}
-    broker = round(run.per_event_us(run.broker_cpu_s), 1)
-    return {"worker": worker, "redis": redis, "broker": broker,
-            "all": round(worker + redis + broker, 1)}
+def _cpu(run: Drained) -> dict[str, float | None] | None:
+    """The same for the arbiter's throughput run, per event timed."""
+    return _cpu_figures(Cpu(run.per_event_us(run.worker_cpu_s),
+                            run.per_event_us(run.redis_cpu_s),
+                            None if run.broker_cpu_s is None
+                            else run.per_event_us(run.broker_cpu_s)))
 
 
 def _spread(s: timeline.Spread | None) -> dict[str, float] | None:
