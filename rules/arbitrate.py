@@ -105,7 +105,7 @@ def _held(checker: Checker, s: Spec, channel: str | None) -> str | None:
     """The policy holding this candidate back, as a reason; None when it is free."""
     if s.inbound:
         return checker.blocked(s.policies[channel], s.program, channel)  # type: ignore
-    return checker.blocked(s.policies, s.program, s.action.channel)  # type: ignore
+    return checker.blocked(s.policies, s.program, s.channel)  # type: ignore
 
 
 def _screen(index: Index, cs: CandidateSet, event: Event) -> Screen:

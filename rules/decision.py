@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from hashlib import sha1
-from typing import NamedTuple
 
 import orjson
 
@@ -57,43 +56,109 @@ def decision_id(event_id: str) -> str:
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
-class ChosenAction(NamedTuple):
-    id: str
-    program: str
-    channel: str
-    description: str
-    mot: str
-    commercial: bool
+class ChosenAction:
+    """The action a decision takes. Plain classes here and below: compiled, they are built in
+    C and their fields read without a look-up (a NamedTuple's constructor is Python code)."""
+
+    __slots__ = ("channel", "commercial", "description", "id", "mot", "program")
+
+    def __init__(self, id: str, program: str, channel: str, description: str, mot: str,
+                 commercial: bool) -> None:
+        self.id = id
+        self.program = program
+        self.channel = channel
+        self.description = description
+        self.mot = mot
+        self.commercial = commercial
+
+    def _key(self) -> tuple[str, str, str, str, str, bool]:
+        return (self.id, self.program, self.channel, self.description, self.mot,
+                self.commercial)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChosenAction) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"ChosenAction({', '.join(map(repr, self._key()))})"
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "program": self.program, "channel": self.channel,
                 "description": self.description, "mot": self.mot}
 
 
-class Candidate(NamedTuple):
-    program: str
-    action: str
-    priority: int
-    score: float
-    status: str  # won, lost, suppressed, ineligible
-    reason: str
+class Candidate:
+    """One candidate action of a decision, with its status (won, lost, suppressed,
+    ineligible) and why."""
+
+    __slots__ = ("action", "priority", "program", "reason", "score", "status")
+
+    def __init__(self, program: str, action: str, priority: int, score: float, status: str,
+                 reason: str) -> None:
+        self.program = program
+        self.action = action
+        self.priority = priority
+        self.score = score
+        self.status = status
+        self.reason = reason
+
+    def _key(self) -> tuple[str, str, int, float, str, str]:
+        return (self.program, self.action, self.priority, self.score, self.status, self.reason)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Candidate) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Candidate({', '.join(map(repr, self._key()))})"
 
     def to_dict(self) -> dict[str, object]:
         return {"program": self.program, "action": self.action, "priority": self.priority,
                 "score": self.score, "status": self.status, "reason": self.reason}
 
 
-class Decision(NamedTuple):
-    """Exactly one per valid event. Immutable; `to_dict` is the contract's JSON shape."""
+class Decision:
+    """Exactly one per valid event. Read-only by convention; `to_dict` is the contract's JSON
+    shape."""
 
-    event: Event
-    mots: tuple[str, ...]
-    outcome: str
-    action: ChosenAction | None
-    candidates: tuple[Candidate, ...]
-    rules_version: str
-    decided_ms: int
-    arm: str = "champion"  # rules.experiments: the arm that decided
+    __slots__ = ("action", "arm", "candidates", "decided_ms", "event", "mots", "outcome",
+                 "rules_version")
+
+    def __init__(self, event: Event, mots: tuple[str, ...], outcome: str,
+                 action: ChosenAction | None, candidates: tuple[Candidate, ...],
+                 rules_version: str, decided_ms: int, arm: str = "champion") -> None:
+        self.event = event
+        self.mots = mots
+        self.outcome = outcome
+        self.action = action
+        self.candidates = candidates
+        self.rules_version = rules_version
+        self.decided_ms = decided_ms
+        self.arm = arm  # rules.experiments: the arm that decided
+
+    def without_action(self) -> Decision:
+        """The same decision with no action: what a control group's customer gets."""
+        return Decision(self.event, self.mots, self.outcome, None, self.candidates,
+                        self.rules_version, self.decided_ms, self.arm)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Decision) and (
+            self.event is other.event and self.mots == other.mots
+            and self.outcome == other.outcome and self.action == other.action
+            and self.candidates == other.candidates
+            and self.rules_version == other.rules_version
+            and self.decided_ms == other.decided_ms and self.arm == other.arm)
+
+    def __hash__(self) -> int:
+        return hash((self.event.event_id, self.outcome, self.decided_ms, self.arm))
+
+    def __repr__(self) -> str:
+        return (f"Decision(event_id={self.event.event_id!r}, outcome={self.outcome!r}, "
+                f"action={self.action!r}, arm={self.arm!r})")
 
     @property
     def decision_id(self) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rules.catalogue import Catalogue
@@ -23,29 +23,71 @@ if TYPE_CHECKING:
     from rules.event import Event
 
 
-class PastAction(NamedTuple):
-    ts: int
-    program: str
-    channel: str
-    commercial: bool
-    action: str
+class PastAction:
+    """An action taken: when (epoch ms), by which program, on which channel, whether it was a
+    commercial offer, and its action id. A plain class: compiled, it is built in C and its
+    fields are read without a look-up (a NamedTuple's constructor is Python)."""
+
+    __slots__ = ("action", "channel", "commercial", "program", "ts")
+
+    def __init__(self, ts: int, program: str, channel: str, commercial: bool,
+                 action: str) -> None:
+        self.ts = ts
+        self.program = program
+        self.channel = channel
+        self.commercial = commercial
+        self.action = action
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is PastAction and self.ts == other.ts
+                and self.program == other.program and self.channel == other.channel
+                and self.commercial == other.commercial and self.action == other.action)
+
+    def __hash__(self) -> int:
+        return hash((self.ts, self.program, self.channel, self.commercial, self.action))
+
+    def __repr__(self) -> str:
+        return (f"PastAction(ts={self.ts}, program={self.program!r}, channel={self.channel!r}, "
+                f"commercial={self.commercial}, action={self.action!r})")
 
 
-class PastRisk(NamedTuple):
-    ts: int
-    mot: str
+class PastRisk:
+    """A risk moment: when (epoch ms) and which MoT."""
+
+    __slots__ = ("mot", "ts")
+
+    def __init__(self, ts: int, mot: str) -> None:
+        self.ts = ts
+        self.mot = mot
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is PastRisk and self.ts == other.ts and self.mot == other.mot
+
+    def __hash__(self) -> int:
+        return hash((self.ts, self.mot))
+
+    def __repr__(self) -> str:
+        return f"PastRisk(ts={self.ts}, mot={self.mot!r})"
 
 
-class HistoryUpdate(NamedTuple):
+class HistoryUpdate:
     """What the shell writes after a decision: `entries` (oldest first) added to the stored
     history, of which the newest `max_entries` count, kept `retain_ms` after the last write.
     `parsed`: the same entries as read back, when the maker has them (history_update), so
     applying the update parses nothing; empty: `entries` are parsed."""
 
-    entries: tuple[str, ...]
-    retain_ms: int
-    max_entries: int
-    parsed: tuple[PastAction | PastRisk, ...] = ()
+    __slots__ = ("entries", "max_entries", "parsed", "retain_ms")
+
+    def __init__(self, entries: tuple[str, ...], retain_ms: int, max_entries: int,
+                 parsed: tuple[PastAction | PastRisk, ...] = ()) -> None:
+        self.entries = entries
+        self.retain_ms = retain_ms
+        self.max_entries = max_entries
+        self.parsed = parsed
+
+    def __repr__(self) -> str:
+        return (f"HistoryUpdate(entries={self.entries!r}, retain_ms={self.retain_ms}, "
+                f"max_entries={self.max_entries})")
 
 
 @lru_cache(maxsize=65_536)  # a customer's entries are read again at each of their events
@@ -62,21 +104,41 @@ def _parse(entry: bytes | str) -> PastAction | PastRisk | None:
     return None  # unreadable (or written by a newer version): ignored
 
 
-class History(NamedTuple):
+class History:
     """Entries newest first, and the same split into actions and risk moments."""
 
-    entries: tuple[PastAction | PastRisk, ...]
-    actions: tuple[PastAction, ...]
-    risks: tuple[PastRisk, ...]
+    __slots__ = ("actions", "entries", "risks")
 
-    @classmethod
-    def of(cls, entries: Sequence[PastAction | PastRisk]) -> History:
-        entries = tuple(entries)
-        return cls(entries, tuple(e for e in entries if type(e) is PastAction),
-                   tuple(e for e in entries if type(e) is PastRisk))
+    def __init__(self, entries: tuple[PastAction | PastRisk, ...],
+                 actions: tuple[PastAction, ...], risks: tuple[PastRisk, ...]) -> None:
+        self.entries = entries
+        self.actions = actions
+        self.risks = risks
 
-    @classmethod
-    def empty(cls) -> History:
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is History and self.entries == other.entries
+                and self.actions == other.actions and self.risks == other.risks)
+
+    def __hash__(self) -> int:
+        return hash(self.entries)
+
+    def __repr__(self) -> str:
+        return f"History(entries={self.entries!r})"
+
+    @staticmethod
+    def of(entries: Sequence[PastAction | PastRisk]) -> History:
+        got = tuple(entries)
+        actions: list[PastAction] = []
+        risks: list[PastRisk] = []
+        for e in got:
+            if isinstance(e, PastAction):
+                actions.append(e)
+            else:
+                risks.append(e)
+        return History(got, tuple(actions), tuple(risks))
+
+    @staticmethod
+    def empty() -> History:
         return _EMPTY
 
     def apply(self, update: HistoryUpdate) -> History:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
 
 from rules.conditions import Condition
 from rules.decision import Candidate, ChosenAction
@@ -13,34 +12,79 @@ from rules.vocab import INTERACTION_CHANNELS, NBO, PRODUCT_LINES
 _NO_CHANNEL = "ineligible: answers in the customer's channel, and the event names none"
 
 
-class Spec(NamedTuple):
-    """One action as a candidate at one MoT on one product line, with all it needs ready."""
+class Spec:
+    """One action as a candidate at one MoT on one product line, with all it needs ready.
 
-    n: int  # unique per spec: the key of memoized candidate lines
-    sort_key: tuple[int, float, str]  # best first: priority, then score, then id
-    action: Action
-    program: str
-    priority: int
-    score: float
-    mot: str
-    commercial: bool
-    inbound: bool  # answers in the event's channel
-    nbo: bool  # ranked by NBO first: a commercial program at a MoT of NBO's table
-    segments: frozenset[str]
-    exclude: frozenset[str]
-    # Ready-made candidate lines for the reasons an action is ineligible.
-    need: Candidate  # the customer has none of `segments`
-    excluded: Mapping[str, Candidate]  # the customer has this one of `exclude`
-    no_channel: Candidate  # an answer in the customer's channel, and the event has none
-    when: tuple[tuple[Callable[[Mapping[str, object]], bool], Candidate], ...]
-    # Outbound: the chosen action and its policies. Inbound: both keyed by the event channel.
-    chosen: ChosenAction | Mapping[str, ChosenAction]
-    policies: tuple[Policy, ...] | Mapping[str, tuple[Policy, ...]]
-    value_key: tuple[float, int, str]  # NBO's order by value: score, then priority, then id
-    by_value: bool  # NBO ranks by value (the catalogue's nbo.rank_by), for the reasons
+    A plain class: compiled, arbitration reads its fields without a look-up each."""
+
+    def __init__(
+        self,
+        n: int,  # unique per spec: the key of memoized candidate lines
+        sort_key: tuple[int, float, str],  # best first: priority, then score, then id
+        action: Action,
+        program: str,
+        priority: int,
+        score: float,
+        mot: str,
+        commercial: bool,
+        inbound: bool,  # answers in the event's channel
+        nbo: bool,  # ranked by NBO first: a commercial program at a MoT of NBO's table
+        segments: frozenset[str],
+        exclude: frozenset[str],
+        # Ready-made candidate lines for the reasons an action is ineligible.
+        need: Candidate,  # the customer has none of `segments`
+        excluded: Mapping[str, Candidate],  # the customer has this one of `exclude`
+        no_channel: Candidate,  # an answer in the customer's channel, and the event has none
+        when: tuple[tuple[Callable[[Mapping[str, object]], bool], Candidate], ...],
+        # Outbound: the chosen action and its policies. Inbound: both keyed by event channel.
+        chosen: ChosenAction | Mapping[str, ChosenAction],
+        policies: tuple[Rule, ...] | Mapping[str, tuple[Rule, ...]],
+        value_key: tuple[float, int, str],  # NBO's order by value: score, priority, id
+        by_value: bool,  # NBO ranks by value (the catalogue's nbo.rank_by), for the reasons
+    ) -> None:
+        self.n = n
+        self.sort_key = sort_key
+        self.action = action
+        self.channel = action.channel  # read per event: Action is a Python dataclass
+        self.program = program
+        self.priority = priority
+        self.score = score
+        self.mot = mot
+        self.commercial = commercial
+        self.inbound = inbound
+        self.nbo = nbo
+        self.segments = segments
+        self.exclude = exclude
+        self.need = need
+        self.excluded = excluded
+        self.no_channel = no_channel
+        self.when = when
+        self.chosen = chosen
+        self.policies = policies
+        self.value_key = value_key
+        self.by_value = by_value
 
     def line(self, status: str, reason: str) -> Candidate:
         return Candidate(self.program, self.action.id, self.priority, self.score, status, reason)
+
+
+class Rule:
+    """A contact policy as one candidate meets it: the fields the checker reads, and the key
+    of its verdict (the policy and the candidate's program or channel, whichever its scope
+    counts), ready at load. A plain class: compiled, its fields are read without a look-up
+    (the catalogue's Policy is a Python dataclass)."""
+
+    __slots__ = ("after", "cap", "id", "key", "limit", "scope", "window", "window_ms")
+
+    def __init__(self, p: Policy, program: str, channel: str) -> None:
+        self.id = p.id
+        self.cap = p.kind == "cap"
+        self.scope = p.scope
+        self.limit = p.limit
+        self.window_ms = p.window_ms
+        self.window = p.window
+        self.after = frozenset(p.after)
+        self.key = f"{p.id}|{program if p.scope == 'program' else channel}"
 
 
 def score(action: Action, econ: tuple[float, float, float, float]) -> float:
@@ -119,12 +163,12 @@ class Index:
         if a.inbound:
             chosen: object = {ch: ChosenAction(a.id, a.program, ch, a.description, mot,
                                                a.commercial) for ch in INTERACTION_CHANNELS}
-            pols: object = {ch: tuple(p for p in policies.values()
+            pols: object = {ch: tuple(Rule(p, a.program, ch) for p in policies.values()
                                       if applies(p, a.program, a.commercial, ch, True))
                             for ch in INTERACTION_CHANNELS}
         else:
             chosen = ChosenAction(a.id, a.program, a.channel, a.description, mot, a.commercial)
-            pols = tuple(p for p in policies.values()
+            pols = tuple(Rule(p, a.program, a.channel) for p in policies.values()
                          if applies(p, a.program, a.commercial, a.channel, False))
         segs = sorted(e.segments)
         need = (f"ineligible: segment {segs[0]} required" if len(segs) == 1

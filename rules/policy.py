@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rules.history import History, PastRisk
-from rules.model import Policy
+from rules.lookup import Rule
 
 _UNSEEN = object()
 
@@ -35,23 +35,23 @@ class Checker:
         self.actions = history.actions
         self.risks = (*own_risks, *history.risks) if own_risks else history.risks
         self.now = now_ms
-        self.cache: dict[tuple[str, str], str | None] = {}
+        self.cache: dict[str, str | None] = {}
 
-    def blocked(self, policies: Sequence[Policy], program: str, channel: str) -> str | None:
+    def blocked(self, rules: tuple[Rule, ...], program: str, channel: str) -> str | None:
         """The first policy holding this candidate back, as a reason; None when free."""
-        for p in policies:
-            key = (p.id, program if p.scope == "program" else channel)
-            got = self.cache.get(key, _UNSEEN)
+        cache = self.cache
+        for r in rules:
+            got = cache.get(r.key, _UNSEEN)
             if got is _UNSEEN:
-                got = self.cache[key] = (self._cap(p, program, channel) if p.kind == "cap"
-                                         else self._quiet(p))
+                got = cache[r.key] = (self._cap(r, program, channel) if r.cap
+                                      else self._quiet(r))
             if got is not None:
                 return got  # type: ignore[return-value]
         return None
 
-    def _cap(self, p: Policy, program: str, channel: str) -> str | None:
+    def _cap(self, p: Rule, program: str, channel: str) -> str | None:
         since, scope = self.now - p.window_ms, p.scope
-        n, last = 0, None
+        n, last = 0, 0
         for a in self.actions:
             if a.ts > since and (
                 scope == "any" or (scope == "commercial" and a.commercial)
@@ -59,8 +59,9 @@ class Checker:
                 or (scope == "channel" and a.channel == channel)
             ):
                 n += 1
-                last = a.ts if last is None else max(last, a.ts)
-        if n < p.limit or last is None:
+                if n == 1 or a.ts > last:
+                    last = a.ts
+        if n < p.limit or n == 0:
             return None
         head = f"suppressed by policy {p.id}: "
         if scope == "program" and p.limit == 1:
@@ -70,7 +71,7 @@ class Checker:
         plural = "" if n == 1 else "s"
         return f"{head}{n} {what}{plural} in the last {p.window} (limit {p.limit})"
 
-    def _quiet(self, p: Policy) -> str | None:
+    def _quiet(self, p: Rule) -> str | None:
         since, after = self.now - p.window_ms, p.after
         hit: PastRisk | None = None
         for r in self.risks:

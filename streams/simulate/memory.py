@@ -58,17 +58,25 @@ class _History:
         self.lines = lines  # text.count(b"\n")
 
 
+class _Seen:
+    """An event id's key: its stored decision (b"": none yet; as JSON, or the decision itself,
+    rendered when a repeat asks for it: RecordItem.made) and when it expires (ms)."""
+
+    def __init__(self, eid: str, expires: int) -> None:
+        self.eid = eid
+        self.stored: bytes | Decision = b""
+        self.expires = expires
+
+
 class _Part:
     """One state slot's keys (what the hash tag `{nba:cN}` groups in Redis)."""
 
     def __init__(self) -> None:
-        # Flat dicts, no per-event lists: a million lists would make every full collection
-        # walk them (a replay turns the collector off; tests and other callers do not).
-        # event id -> stored decision (b"": none yet), as JSON or as the decision itself,
-        # rendered when a repeat asks for it (RecordItem.made)
-        self.events: dict[str, bytes | Decision] = {}
-        self.event_expiry: dict[str, int] = {}  # event id -> expires at, ms
-        self.expiring: deque[tuple[int, str]] = deque()  # (expires ms, event id), in order
+        # One object per event id, in one dict and in one queue by expiry (oldest first): no
+        # per-event tuples or lists, which every full collection would walk (a replay turns
+        # the collector off; tests and other callers do not).
+        self.events: dict[str, _Seen] = {}
+        self.expiring: deque[_Seen] = deque()
         self.histories: dict[str, _History] = {}  # customer -> the stored history
 
 
@@ -138,18 +146,17 @@ class MemoryStore:
                         bumps = {}
                     at = now
                 part = self._part(slot)
-                if part.expiring and part.expiring[0][0] <= now:
+                if part.expiring and part.expiring[0].expires <= now:
                     _expire(part, now)
-                e = part.event_expiry.get(eid)
-                if e is None or e <= now:  # SET NX EX
-                    part.events[eid] = b""
-                    part.event_expiry[eid] = now + ttl
-                    part.expiring.append((now + ttl, eid))
+                seen = part.events.get(eid)
+                if seen is None or seen.expires <= now:  # SET NX EX
+                    seen = part.events[eid] = _Seen(eid, now + ttl)
+                    part.expiring.append(seen)
                     for f in fields:
                         bumps[f] = bumps.get(f, 0) + 1
                     replies.append(_history(part, cust, now, read, FIRST))
                 else:
-                    stored = part.events[eid]
+                    stored = seen.stored
                     if isinstance(stored, Decision):
                         replies.append(Ingested(REPEAT, b"", stored.to_json()))
                     elif stored:
@@ -186,12 +193,16 @@ class MemoryStore:
                 now = when.get(eid, batch_now)
                 part = self._part(it.slot)
                 made = it.made
+                seen = part.events.get(eid)
+                if seen is None or seen.expires <= now:  # gone since INGEST: SET EX anew
+                    seen = part.events[eid] = _Seen(eid, now + ttl)
+                    part.expiring.append(seen)
+                else:
+                    # In a replay the same time as its INGEST; a later one keeps the key's
+                    # place in the queue, which then holds the keys behind it a little longer.
+                    seen.expires = now + ttl
                 # SET EX; bytes copied to their exact size (source.py)
-                part.events[eid] = made if made is not None else bytes(memoryview(it.decision))
-                expiry = part.event_expiry
-                if expiry.get(eid) != now + ttl:  # a replay: the same time as its INGEST
-                    expiry[eid] = now + ttl
-                    part.expiring.append((now + ttl, eid))
+                seen.stored = made if made is not None else bytes(memoryview(it.decision))
                 mode = it.history_mode
                 if mode != _APPEND and mode != _REWRITE:
                     continue
@@ -232,13 +243,13 @@ class MemoryStore:
 
 
 def _expire(part: _Part, now: int) -> None:
-    """Drop the event ids whose TTL has run out (Redis would on access or by sampling)."""
-    q, events, expiry = part.expiring, part.events, part.event_expiry
-    while q and q[0][0] <= now:
-        _, eid = q.popleft()
-        e = expiry.get(eid)
-        if e is not None and e <= now:
-            del events[eid], expiry[eid]
+    """Drop the event ids whose TTL has run out (Redis would on access or by sampling); one
+    set anew since (a new object in the dict) stays."""
+    q, events = part.expiring, part.events
+    while q and q[0].expires <= now:
+        seen = q.popleft()
+        if events.get(seen.eid) is seen:
+            del events[seen.eid]
 
 
 def _history(part: _Part, cust: str, now: int, read: bool, kind: int) -> Ingested:

@@ -220,7 +220,7 @@ class Pipeline:
                     by = active.catalogue(arm)
                     decision = arbitrate(by, ev, it.mots, history, at, arm)
                     # Control: the would-be action is recorded, but no contact happened.
-                    update = history_update(by, ev, it.mots, decision._replace(action=None)
+                    update = history_update(by, ev, it.mots, decision.without_action()
                                             if arm == CONTROL else decision, at)
                 mode, text, lines = stored_write(lines, history, update)
                 after: History | None = None

@@ -88,8 +88,8 @@ def test_decisions_left_unmade_are_the_same_when_a_repeat_renders_them() -> None
     for p, part in made.store.parts.items():
         kept = unmade.store.parts[p].events
         assert kept.keys() == part.events.keys()
-        for eid, body in part.events.items():
-            got = kept[eid]
+        for eid, seen in part.events.items():
+            body, got = seen.stored, kept[eid].stored
             assert isinstance(body, bytes) and not isinstance(got, bytes)
             assert got.to_json() == body
             stored += 1
