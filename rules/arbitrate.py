@@ -112,8 +112,11 @@ def _screen(index: Index, cs: CandidateSet, event: Event) -> Screen:
     """Who is eligible (and the lines of who is not), memoized on what eligibility reads."""
     memo = index.screens
     try:
-        key = (cs.key, event.channel, event.segments, tuple(
-            [(type(v), v) for v in map(event.attrs.get, cs.fields)]))
+        # A set the index keeps, hashed by identity: hashing its key's tuples again at every
+        # event cost more than the look-up.
+        fields = cs.fields
+        key = (cs if cs.kept else cs.key, event.channel, event.segments, tuple(
+            [(type(v), v) for v in map(event.attrs.get, fields)]) if fields else ())
         got = memo.get(key)
     except TypeError:  # a list or an object among the attrs: not hashable, not memoized
         return _eligibility(cs, event)

@@ -144,18 +144,47 @@ def parse_ts(v: object) -> int:
         if not 0 <= v <= MAX_TS_MS:
             raise InvalidEvent(f"ts: {v!r} epoch milliseconds out of range (1970 to 9999)")
         return int(v)
-    if type(v) is str and len(v) <= 40 and (m := _RFC3339.fullmatch(v)):
-        ms = _rfc3339_ms(m)
-        if ms is not None and 0 <= ms <= MAX_TS_MS:
-            return ms
+    if type(v) is str:
+        if len(v) == 24 and v[10] == "T" and v[23] == "Z":
+            ms = _utc_ms(v)
+            if ms >= 0:
+                return ms
+        if len(v) <= 40 and (m := _RFC3339.fullmatch(v)):
+            got = _rfc3339_ms(m)
+            if got is not None and 0 <= got <= MAX_TS_MS:
+                return got
     raise InvalidEvent(f"ts: {_show(v)} is neither RFC 3339 nor epoch milliseconds")
+
+
+_midnights: dict[str, int] = {}  # "YYYY-MM-DD" read before -> epoch ms of its midnight, UTC
+
+
+def _utc_ms(v: str) -> int:
+    """The common form, "YYYY-MM-DDTHH:MM:SS.mmmZ", of a date read before (by the pattern):
+    what the pattern reads, at a sixth of its cost (it was over half of decoding an event).
+    -1 for anything else, which the pattern then reads or rejects."""
+    midnight = _midnights.get(v[:10], -1)
+    if midnight < 0 or v[13] != ":" or v[16] != ":" or v[19] != ".":
+        return -1
+    hh, mm, ss, milli = v[11:13], v[14:16], v[17:19], v[20:23]
+    # isdecimal: what the pattern's \d matches and int() reads (Unicode digits too).
+    if not (hh.isdecimal() and mm.isdecimal() and ss.isdecimal() and milli.isdecimal()):
+        return -1
+    hour, minute, second = int(hh), int(mm), int(ss)
+    if hour > 23 or minute > 59 or second > 60:
+        return -1
+    return midnight + ((hour * 60 + minute) * 60 + min(second, 59)) * 1000 + int(milli)
 
 
 def _rfc3339_ms(m: re.Match[str]) -> int | None:
     y, mo, d, h, mi, sec, frac, z, sign, oh, om = m.groups()
     days = _day(y, mo, d)
+    if days is None:
+        return None
+    if days >= 0 and len(_midnights) < 4096:
+        _midnights[m.string[:10]] = days * 86_400_000
     hour, minute, second = int(h), int(mi), int(sec)
-    if days is None or hour > 23 or minute > 59 or second > 60:
+    if hour > 23 or minute > 59 or second > 60:
         return None
     # A leap second (:60) is read as the last second of the minute.
     ms = (((days * 24 + hour) * 60 + minute) * 60 + min(second, 59)) * 1000

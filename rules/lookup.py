@@ -197,6 +197,7 @@ class Index:
             got = CandidateSet(key, tuple(seen.values()))
             if len(self._sets) < 4096:  # MoT combinations come from classify: a handful
                 self._sets[key] = got
+                got.kept = True
         return got
 
 
@@ -216,11 +217,12 @@ class Screen:
 class CandidateSet:
     """The candidates of one (product line, MoTs), and the attrs their conditions read."""
 
-    __slots__ = ("fields", "key", "specs")
+    __slots__ = ("fields", "kept", "key", "specs")
 
     def __init__(self, key: tuple[str, tuple[str, ...]], specs: tuple[Spec, ...]) -> None:
         self.key = key
         self.specs = specs
+        self.kept = False  # kept by the index for good: memos may key on it by identity
         self.fields = tuple(sorted({f for s in specs for c in s.action.eligibility.when
                                     for f in (c.field, c.of) if f is not None}))
 

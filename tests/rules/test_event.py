@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rules import InvalidEvent, parse_event
+from rules.event import parse_ts
 
 VALID = {"event_id": "e-1", "customer_id": "c-1", "type": "top_up", "product_line": "prepaid",
          "ts": 1_700_000_000_000}
@@ -84,3 +87,60 @@ def test_not_an_object(value: object) -> None:
 ])
 def test_timestamps(ts: object, ms: int) -> None:
     assert parse_event({**VALID, "ts": ts}).ts_ms == ms
+
+
+def _by_pattern(v: str) -> int | None:
+    """What the RFC 3339 pattern alone reads from `v` (None: rejected)."""
+    from rules.event import _RFC3339, MAX_TS_MS, _rfc3339_ms
+
+    m = _RFC3339.fullmatch(v)
+    ms = None if m is None else _rfc3339_ms(m)
+    return ms if ms is not None and 0 <= ms <= MAX_TS_MS else None
+
+
+def _read(v: str) -> int | None:
+    try:
+        return parse_ts(v)
+    except InvalidEvent:
+        return None
+
+
+_PIECES = ["0", "1", "5", "9", "\u0663", "\u00b2", "x", " ", "+", "-", ":", "."]  # ٣, ²
+_DATES = ["2024-05-01", "1969-12-31", "1970-01-01", "2024-02-29", "9999-12-31",
+          "\uff12\uff10\uff12\uff14-05-01"]  # the last in full-width digits
+
+
+@settings(max_examples=3000, deadline=None)
+@given(date=st.sampled_from(_DATES), h=st.integers(0, 25), m=st.integers(0, 61),
+       s=st.integers(0, 61), milli=st.integers(0, 999), at=st.integers(-1, 11),
+       piece=st.sampled_from(_PIECES))
+def test_the_common_form_reads_as_the_pattern_reads_it(date: str, h: int, m: int, s: int,
+                                                       milli: int, at: int,
+                                                       piece: str) -> None:
+    """"YYYY-MM-DDTHH:MM:SS.mmmZ" is read without the pattern once its date has been read by
+    it: the same milliseconds and the same rejections, for out-of-range fields and for any
+    one character of the clock changed (odd digits and separators)."""
+    clock = f"{h:02d}:{m:02d}:{s:02d}.{milli:03d}"
+    if at >= 0:
+        clock = clock[:at] + piece + clock[at + 1:]
+    v = f"{date}T{clock}Z"
+    _read(f"{date}T00:00:00.000Z")  # its date read by the pattern first (where it is valid)
+    assert _read(v) == _by_pattern(v), v
+
+
+@pytest.mark.parametrize(("ts", "ms"), [
+    ("2024-05-01T23:59:60.500Z", 1_714_607_999_500),  # a leap second: the minute's last
+    ("2024-05-01T12:00:00.007Z", 1_714_564_800_007),
+    ("2024-05-01T12:00:00.٣٣٣Z", 1_714_564_800_333),
+])
+def test_the_common_form_read_twice(ts: str, ms: int) -> None:
+    assert parse_ts(ts) == ms and parse_ts(ts) == ms
+
+
+@pytest.mark.parametrize("ts", ["2024-05-01T24:00:00.000Z", "2024-05-01T12:60:00.000Z",
+                                "2024-05-01T12:00:61.000Z", "2024-05-01T12:00:00,000Z",
+                                "2024-05-01T12:00:0².000Z", "1969-12-31T23:59:59.999Z"])
+def test_the_common_form_rejected_twice(ts: str) -> None:
+    for _ in range(2):
+        with pytest.raises(InvalidEvent, match="neither RFC 3339 nor epoch milliseconds"):
+            parse_ts(ts)
