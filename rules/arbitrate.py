@@ -13,6 +13,7 @@ show in the reasons ("lost to upsell_cross_sell at NBO (NBO: expected value 12.4
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from rules.catalogue import Catalogue
 from rules.decision import Candidate, Decision
@@ -21,7 +22,7 @@ from rules.history import History, PastRisk
 from rules.lookup import CandidateSet, Index, Screen, Spec
 from rules.policy import Checker
 
-_MEMO_MAX = 50_000
+_MEMO_MAX: Final = 50_000
 
 
 def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: History,

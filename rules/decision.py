@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from hashlib import sha1
+from typing import Final
 
 import orjson
 
@@ -14,11 +15,11 @@ from rules.event import Event
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Decision ids are uuid5(this namespace, event_id): the same event always gets the same id.
 _NAMESPACE = uuid.UUID("6f1c3a52-d0e8-4b7f-a1c2-b9e5d4a70c31")
-_NAMESPACE_BYTES = _NAMESPACE.bytes
+_NAMESPACE_BYTES: Final = _NAMESPACE.bytes
 
 
-_DAY_MS = 86_400_000
-_dates: dict[int, str] = {}  # day number -> "YYYY-MM-DDT": most decisions share a few days
+_DAY_MS: Final = 86_400_000
+_dates: Final[dict[int, str]] = {}  # day number -> "YYYY-MM-DDT": most decisions share a few days
 
 
 @lru_cache(maxsize=256)  # a batch's decisions share one decided time
@@ -37,8 +38,8 @@ def rfc3339_ms(ms: int) -> str:
                     "Z"))
 
 
-_TWO = tuple(f"{i:02d}" for i in range(60))
-_THREE = tuple(f"{i:03d}" for i in range(1000))
+_TWO: Final = tuple(f"{i:02d}" for i in range(60))
+_THREE: Final = tuple(f"{i:03d}" for i in range(1000))
 
 
 def decision_id(event_id: str) -> str:
@@ -198,11 +199,11 @@ class Decision:
         }
 
 
-_FRAGMENTS: dict[object, orjson.Fragment] = {}
-_FRAGMENTS_MAX = 8192  # distinct actions and candidate lists kept serialized
+_FRAGMENTS: Final[dict[object, orjson.Fragment]] = {}
+_FRAGMENTS_MAX: Final = 8192  # distinct actions and candidate lists kept serialized
 
 
-_SAME: dict[int, tuple[object, orjson.Fragment]] = {}  # id -> (the value itself, its JSON)
+_SAME: Final[dict[int, tuple[object, orjson.Fragment]]] = {}  # id -> (the value itself, its JSON)
 
 
 def _fragment(value: ChosenAction | tuple[Candidate, ...]) -> orjson.Fragment:

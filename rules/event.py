@@ -6,20 +6,21 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Final
 
 from rules.errors import InvalidEvent
 from rules.vocab import INTERACTION_CHANNELS, PRODUCT_LINES
 
-MAX_ID = 128
-MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; epoch ms from 0 up to this
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_LINES = frozenset(PRODUCT_LINES)
-_CHANNELS = frozenset(INTERACTION_CHANNELS)
-_RFC3339 = re.compile(
+MAX_ID: Final = 128
+MAX_TS_MS: Final = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; epoch ms from 0 up to this
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_LINES: Final = frozenset(PRODUCT_LINES)
+_CHANNELS: Final = frozenset(INTERACTION_CHANNELS)
+_RFC3339: Final = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))"
 )
-_EMPTY: Mapping[str, object] = MappingProxyType({})
-_MISSING = object()
+_EMPTY: Final[Mapping[str, object]] = MappingProxyType({})
+_MISSING: Final = object()
 
 
 class Event:
@@ -156,7 +157,7 @@ def parse_ts(v: object) -> int:
     raise InvalidEvent(f"ts: {_show(v)} is neither RFC 3339 nor epoch milliseconds")
 
 
-_midnights: dict[str, int] = {}  # "YYYY-MM-DD" read before -> epoch ms of its midnight, UTC
+_midnights: Final[dict[str, int]] = {}  # "YYYY-MM-DD" read before -> epoch ms of its midnight, UTC
 
 
 def _utc_ms(v: str) -> int:
@@ -198,7 +199,7 @@ def _rfc3339_ms(m: re.Match[str]) -> int | None:
     return ms
 
 
-_days: dict[tuple[str, str, str], int] = {}  # a stream's events share a few dates
+_days: Final[dict[tuple[str, str, str], int]] = {}  # a stream's events share a few dates
 
 
 def _day(y: str, mo: str, d: str) -> int | None:

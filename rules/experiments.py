@@ -11,8 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from hashlib import blake2b
+from typing import Final
 
-CHAMPION, CHALLENGER, CONTROL = "champion", "challenger", "control"
+# Final: compiled modules read them as constants, not from this module's namespace.
+CHAMPION: Final = "champion"
+CHALLENGER: Final = "challenger"
+CONTROL: Final = "control"
 ARMS = (CHAMPION, CHALLENGER, CONTROL)
 _SCALE = float(1 << 64)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from rules.catalogue import Catalogue
@@ -173,7 +173,7 @@ class History:
         return History(entries, actions, risks)
 
 
-_EMPTY = History((), (), ())
+_EMPTY: Final = History((), (), ())
 
 
 def decode_history(entries: Sequence[bytes | str]) -> History:
@@ -208,7 +208,10 @@ def append_stored(history: History, text: bytes, max_entries: int) -> History:
     return new.before(history, max_entries)
 
 
-KEEP, APPEND, REWRITE = 0, 1, 2  # how the shell writes a decision's history (stored_write)
+# How the shell writes a decision's history (stored_write).
+KEEP: Final = 0
+APPEND: Final = 1
+REWRITE: Final = 2
 
 
 def stored_write(stored_count: int, history: History, update: HistoryUpdate

@@ -9,11 +9,12 @@ after a risk moment, the event's own included. An entry counts while now - ts < 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from rules.history import History, PastRisk
 from rules.lookup import Rule
 
-_UNSEEN = object()
+_UNSEEN: Final = object()
 
 
 def ago(ms: int) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Final
 
 from rules.decision import Decision
 from rules.history import History, append_stored, decode_stored
@@ -35,9 +36,12 @@ from streams.worker.store import (
 )
 
 # The bucket counters' lifetimes in seconds, as INGEST sets them (EXPIRE after each bump).
-_MINUTE_TTL_S, _HOUR_TTL_S, _DAY_TTL_S = 7200, 93600, 2764800
-_APPEND, _REWRITE = 1, 2  # rules.history's modes
-_EMPTY = History((), (), ())
+_MINUTE_TTL_S: Final = 7200
+_HOUR_TTL_S: Final = 93600
+_DAY_TTL_S: Final = 2764800
+_APPEND: Final = 1  # rules.history's modes
+_REWRITE: Final = 2
+_EMPTY: Final = History((), (), ())
 
 
 class _Bucket:
@@ -101,6 +105,7 @@ class MemoryStore:
         self.dedupe_ttl_ms = dedupe_ttl_s * 1000
         self.clock = clock
         self.slots = slots
+        self._slot_of: dict[str, int] = {}  # customer -> slot, memoized (layout.SLOT_MEMO)
         self.history_cap = history_cap
         self.keeps_reads = history_cap is not None  # histories kept read (Ingested.read)
         self.parts: dict[int, _Part] = {}
@@ -112,7 +117,14 @@ class MemoryStore:
         self.days: dict[int, _Bucket] = {}
 
     def slot(self, customer_id: str) -> int:
-        return layout.slot_of(customer_id, self.slots)
+        # A dict lookup instead of encoding and hashing the id at every event.
+        memo = self._slot_of
+        got = memo.get(customer_id)
+        if got is None:
+            if len(memo) >= layout.SLOT_MEMO:
+                memo.clear()
+            got = memo[customer_id] = layout.slot_of(customer_id, self.slots)
+        return got
 
     def group(self, slot: int) -> int:
         return 0  # as on a single Redis node: one call for the whole batch

@@ -6,11 +6,12 @@ Compiled (setup.py): a million events pass here one by one.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Final
 
 from streams.simulate.source import Events
 from streams.worker.codec import Record
 
-BATCH = 2000  # as the worker's ARBITER_BATCH_MAX default
+BATCH: Final = 2000  # as the worker's ARBITER_BATCH_MAX default
 
 
 def records(events: Events, start: int, end: int) -> list[Record]:

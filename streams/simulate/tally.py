@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 import orjson
 
@@ -16,9 +16,10 @@ from rules import Catalogue, Decision, Event
 from rules.decision import Candidate
 from rules.lookup import score
 
-_DAY_MS, _WEEK_MS = 86_400_000, 7 * 86_400_000
-_HELD = "suppressed by policy "
-_MEMO_MAX = 8192
+_DAY_MS: Final = 86_400_000
+_WEEK_MS: Final = 7 * 86_400_000
+_HELD: Final = "suppressed by policy "
+_MEMO_MAX: Final = 8192
 # Quoted values and numbers (a sign left in place), not the digits of a name such as UTF-8.
 _DETAIL = re.compile(r"'[^']*'|\"[^\"]*\"|(?<!\w-)(?<!\w)\d+\b")
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+from typing import Final
 
 import orjson
 
 from rules import Event, InvalidEvent, parse_event
 from rules.decision import rfc3339_ms
 
-MAX_EVENT_BYTES = 64 * 1024
+MAX_EVENT_BYTES: Final = 64 * 1024
 
 
 class Record:

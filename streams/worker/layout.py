@@ -39,6 +39,9 @@ def slot_of(customer_id: str, slots: int) -> int:
     return zlib.crc32(customer_id.encode()) % slots
 
 
+SLOT_MEMO = 200_000  # customers whose slot a store keeps memoized (about 20 MB at most)
+
+
 def tag_prefix(prefix: str) -> str:
     """What a slot's tag starts with; the tag is this, the slot number, and '}'."""
     return f"{{{prefix}:c"

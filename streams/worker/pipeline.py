@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Final
 
 import orjson
 
@@ -36,7 +37,7 @@ from streams.worker.responses import NO_EXPERIMENT, join_tag
 from streams.worker.stats import WorkerStats
 from streams.worker.store import FIRST, REPEAT, IngestItem, RecordItem, StateStore, field
 
-_NO_UPDATE = HistoryUpdate((), 0, 0)  # a history already applied: nothing more to apply
+_NO_UPDATE: Final = HistoryUpdate((), 0, 0)  # a history already applied: nothing more to apply
 
 
 class _Pending:  # a plain class: built in C once compiled (a NamedTuple's __new__ is Python)

@@ -16,7 +16,7 @@ import logging
 import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -33,7 +33,7 @@ from streams.worker.store import Store
 log = logging.getLogger(__name__)
 RESPONSES = ("accepted", "declined", "converted", "ignored")
 JOIN_TAGS = 16  # join tags: spreads the index over 16 Redis Cluster slots
-NO_EXPERIMENT = "-"  # the counts of decisions made while no experiment ran
+NO_EXPERIMENT: Final = "-"  # the counts of decisions made while no experiment ran
 UNKNOWN, REPEAT = 0, 2
 
 

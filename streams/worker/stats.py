@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
-LATENCY_SAMPLES = 20_000  # reservoir size: bounded memory at any rate
+LATENCY_SAMPLES: Final = 20_000  # reservoir size: bounded memory at any rate
 
 
 @dataclass(slots=True)
@@ -29,6 +31,8 @@ class WorkerStats:
     max_latency: float = 0.0
     started: float = field(default_factory=time.monotonic)
     _rng: random.Random = field(default_factory=lambda: random.Random(1))
+    _w: float = 0.0  # Algorithm L's W, once the reservoir is full
+    _next: int = 0  # the `seen` count of the next sample to keep (0: the reservoir fills)
 
     def decided(self, outcome: str, program: str | None, channel: str | None) -> None:
         self.outcomes[outcome] += 1
@@ -43,18 +47,36 @@ class WorkerStats:
             self.arm_actions[arm] += 1
 
     def emitted(self, now_ms: float, event_times: list[int]) -> None:
-        """A batch's decisions leave now: one clock reading gives all their latencies."""
+        """A batch's decisions leave now: one clock reading gives all their latencies.
+
+        A uniform sample of at most LATENCY_SAMPLES latencies per interval: reservoir sampling
+        by Li's Algorithm L (ACM TOMS 20(4), 1994), which draws random numbers only for the
+        samples it keeps (about k·ln(n/k) of n), not one per decision as Algorithm R."""
+        k = LATENCY_SAMPLES
         for ts in event_times:
             latency = now_ms - ts
             if latency > self.max_latency:
                 self.max_latency = latency
             self.seen += 1
-            if len(self.latencies) < LATENCY_SAMPLES:
+            if self.seen <= k:
                 self.latencies.append(latency)
-            else:
-                j = self._rng.randrange(self.seen)
-                if j < LATENCY_SAMPLES:
-                    self.latencies[j] = latency
+                if self.seen == k:
+                    self._w = self._shrink(1.0)
+                    self._next = k + self._skip()
+            elif self.seen == self._next:
+                self.latencies[self._rng.randrange(k)] = latency
+                self._w = self._shrink(self._w)
+                self._next += self._skip()
+
+    def _shrink(self, w: float) -> float:
+        return w * math.exp(math.log(1.0 - self._rng.random()) / LATENCY_SAMPLES)
+
+    def _skip(self) -> int:
+        """How many decisions on the next sample is: 1 + a geometric skip of parameter W."""
+        w = self._w
+        if w >= 1.0:
+            return 1
+        return int(math.log(1.0 - self._rng.random()) / math.log(1.0 - w)) + 1
 
     def take(self) -> WorkerStats:
         """Hand over this interval's figures and start a new interval."""
@@ -69,6 +91,7 @@ class WorkerStats:
         self.outcomes, self.programs, self.channels = Counter(), Counter(), Counter()
         self.arms, self.arm_actions = Counter(), Counter()
         self.latencies, self.max_latency, self.started = [], 0.0, time.monotonic()
+        self._w, self._next = 0.0, 0
         return snap
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol, cast
+from typing import Final, Protocol, cast
 
 import orjson
 from redis.asyncio.retry import Retry
@@ -48,7 +48,10 @@ TRANSIENT = (
     ClusterError, RedisClusterException, OutOfMemoryError, OSError,
 )
 
-FIRST, REPEAT, RETRY = 1, 2, 3  # INGEST's reply kinds
+# INGEST's reply kinds
+FIRST: Final = 1
+REPEAT: Final = 2
+RETRY: Final = 3
 COUNTS_SLOTS = 4  # state slots per COUNTS call on a single Redis (see Store.counts)
 
 
@@ -159,6 +162,7 @@ class Store:
         self.start = layout.tag_prefix(settings.redis_prefix)
         self.wanted_slots = settings.state_slots
         self.slots = settings.state_slots  # as recorded in Redis, once `open` has run
+        self._slot_of: dict[str, int] = {}  # customer -> slot, memoized (layout.SLOT_MEMO)
         self.dedupe_ttl_s = settings.dedupe_ttl_s
         # Script name -> its SHA1 (fixed by the script's text); `_loaded` is whether Redis (every
         # master of a cluster) holds them: a restart, a failover or SCRIPT FLUSH makes it False.
@@ -175,9 +179,17 @@ class Store:
             lambda: redis_client.guarded(
                 layout.settle(self.redis, self.prefix, self.wanted_slots, self.cluster)),
             self._failed("layout"))
+        self._slot_of = {}
 
     def slot(self, customer_id: str) -> int:
-        return layout.slot_of(customer_id, self.slots)
+        # A dict lookup instead of encoding and hashing the id at every event.
+        memo = self._slot_of
+        got = memo.get(customer_id)
+        if got is None:
+            if len(memo) >= layout.SLOT_MEMO:
+                memo.clear()
+            got = memo[customer_id] = layout.slot_of(customer_id, self.slots)
+        return got
 
     def group(self, slot: int) -> int:
         """The call a slot's events go in: all in one on a single node, one per slot on a
