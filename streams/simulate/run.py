@@ -67,7 +67,7 @@ def replay(catalogue: Catalogue, events: Events, *, keep: bool = False,
     tally = Tally(catalogue, keep, decisions)
     stats = WorkerStats()
     pipeline = Pipeline(catalogue, store, tally, stats, clock=clock, event_time=True,
-                        observe=tally.observe)
+                        observe=tally.observe, per_decision=False)  # the tally counts them
     thresholds, enabled = gc.get_threshold(), gc.isenabled()
     settle_collector()  # as the worker: full collections walking the memos cost more than deciding
     # And off for the replay: it leaves next to no cycles (11 objects over 50,000 events),

@@ -73,10 +73,14 @@ class Pipeline:
         clock: Callable[[], float] = time.time,
         event_time: bool = False,
         observe: Callable[[Event, Decision], None] | None = None,
+        per_decision: bool = True,
     ) -> None:
         """`event_time`: decide each event at its own ts (the simulation's clock) instead of
         the batch's `clock()`; `observe` sees every decision made (not the stored ones a
-        repeat re-emits), for the simulation's tallies."""
+        repeat re-emits), for the simulation's tallies. `per_decision=False` leaves `stats`'
+        per-decision figures (outcomes, programs, channels, arms, latencies) uncounted, for a
+        caller that counts them itself (the simulation's Tally, whose latencies would be in
+        event time); events in, dead letters and duplicates are counted either way."""
         # Read once per batch: a new catalogue (streams.rules_topic) takes effect between two.
         self.active = catalogue if isinstance(catalogue, ActiveRules) else ActiveRules(catalogue)
         self.store = store
@@ -84,6 +88,7 @@ class Pipeline:
         self.stats = stats
         self.clock = clock
         self.event_time = event_time
+        self.per_decision = per_decision
         self.observe = observe
         # Records of this topic not on their customer's partition are forwarded there; the
         # partition count is the runtime's latest (it grows on a live topic). 0: never.
@@ -109,6 +114,10 @@ class Pipeline:
         firsts: dict[str, _Pending] = {}
         watching = store.keeps_join
         copies: list[tuple[_Pending, Record]] = []
+        # Bound once per batch: a Protocol's method called per event is looked up by name each
+        # time (the store is one of two classes).
+        slot_of: Callable[[str], int] = store.slot
+        group_of: Callable[[int], int] = store.group
         for rec in records:
             try:
                 event = decode_event(rec.value)
@@ -130,7 +139,7 @@ class Pipeline:
             if first is not None:
                 copies.append((first, rec))
                 continue
-            slot = store.slot(event.customer_id)
+            slot = slot_of(event.customer_id)
             if exp is None:
                 item = _Pending(rec, event, classify(cat, event), CHAMPION, slot)
             else:
@@ -143,7 +152,7 @@ class Pipeline:
                 if reach:
                     item.reach = [[r.mot, r.within_ms] for r in reach]
             firsts[event.event_id] = item
-            pending[store.group(slot)].append(item)
+            pending[group_of(slot)].append(item)
         if pending:
             await self._decide(active, pending, now_ms, times)
         for first, rec in copies:
@@ -152,7 +161,8 @@ class Pipeline:
                 first.body = first.made.to_json()
             self._emit_stored(first.event, first.body)
             times.append(rec.timestamp_ms)
-        stats.emitted(self.clock() * 1000, times)
+        if self.per_decision:
+            stats.emitted(self.clock() * 1000, times)
         return await emit.submit()
 
     async def _decide(self, active: ActiveRules, pending: dict[int, list[_Pending]],
@@ -183,6 +193,7 @@ class Pipeline:
         # (from the update's own entries, nothing parsed), and so does the customer's next
         # event in the batch.
         reads = self.store.keeps_reads
+        counting = self.per_decision
         for p, items in pending.items():
             # A customer's history, what this batch adds to it (applied only if the customer
             # comes again in the batch, or the store keeps histories read: most customers do
@@ -254,9 +265,10 @@ class Pipeline:
                 emit.decision(ev.customer_id, body, channel)
                 if observe is not None:
                     observe(ev, decision)
-                stats.decided(decision.outcome, program, channel)
-                if arm != CHAMPION:  # the champion's are the rest (see metrics)
-                    stats.armed(arm, action is not None)
+                if counting:
+                    stats.decided(decision.outcome, program, channel)
+                    if arm != CHAMPION:  # the champion's are the rest (see metrics)
+                        stats.armed(arm, action is not None)
                 times.append(it.record.timestamp_ms)
             writes[p] = out
         # JOIN's replies need no reading here: it counts each conversion once in Redis.
@@ -269,6 +281,8 @@ class Pipeline:
         # A control decision was never sent: its repeat is not either.
         channel = action.get("channel") if action and arm != CONTROL else None
         self.emitter.decision(ev.customer_id, body, channel)
+        if not self.per_decision:
+            return
         program = action.get("program") if action and channel else None
         self.stats.decided(stored.get("outcome", "?"), program, channel)
         if arm != CHAMPION:
