@@ -164,18 +164,14 @@ _midnights: Final[dict[int, int]] = {}
 
 def _utc_ms(v: str) -> int:
     """The common form, "YYYY-MM-DDTHH:MM:SS.mmmZ" in ASCII digits, of a date read before (by
-    the pattern): what the pattern reads, read from the bytes with no slices or int() calls
-    (the pattern was over half of decoding an event). -1 for anything else, which the pattern
-    then reads or rejects (Unicode digits too, which \\d matches)."""
-    try:
-        b = v.encode("ascii")
-    except UnicodeEncodeError:
+    the pattern): what the pattern reads, read character by character with no slices or int()
+    calls (the pattern was over half of decoding an event). -1 for anything else, which the
+    pattern then reads or rejects (Unicode digits too, which \\d matches)."""
+    if v[4] != "-" or v[7] != "-" or v[13] != ":" or v[16] != ":" or v[19] != ".":
         return -1
-    if b[4] != 45 or b[7] != 45 or b[13] != 58 or b[16] != 58 or b[19] != 46:  # - - : : .
-        return -1
-    year, month, day = _digits(b, 0, 4), _digits(b, 5, 2), _digits(b, 8, 2)
-    hour, minute, second = _digits(b, 11, 2), _digits(b, 14, 2), _digits(b, 17, 2)
-    milli = _digits(b, 20, 3)
+    year, month, day = _digits(v, 0, 4), _digits(v, 5, 2), _digits(v, 8, 2)
+    hour, minute, second = _digits(v, 11, 2), _digits(v, 14, 2), _digits(v, 17, 2)
+    milli = _digits(v, 20, 3)
     if year < 0 or month < 0 or day < 0 or milli < 0:
         return -1
     midnight = _midnights.get(year * 10000 + month * 100 + day, -1)
@@ -184,11 +180,11 @@ def _utc_ms(v: str) -> int:
     return midnight + ((hour * 60 + minute) * 60 + min(second, 59)) * 1000 + milli
 
 
-def _digits(b: bytes, at: int, width: int) -> int:
-    """The number the ASCII digits b[at:at + width] write, or -1 if one is not a digit."""
+def _digits(v: str, at: int, width: int) -> int:
+    """The number the ASCII digits v[at:at + width] write, or -1 if one is not one."""
     n = 0
     for i in range(at, at + width):
-        d = b[i] - 48
+        d = ord(v[i]) - 48
         if d < 0 or d > 9:
             return -1
         n = n * 10 + d

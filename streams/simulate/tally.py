@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from typing import BinaryIO, Final
 
 import orjson
@@ -56,10 +57,13 @@ class Tally:
         self.needs_bodies = decisions is not None  # else the pipeline may leave them unmade
         # Plain dicts, not Counters: compiled, a dict's get and set are direct calls.
         self.deadletters: dict[str, int] = {}
-        self.outcomes: dict[str, int] = {}
-        self.programs: dict[str, int] = {}
-        self.channels: dict[str, int] = {}
-        self.held: dict[str, int] = {}  # candidates held back, per policy
+        # Each decision's outcome, and each action's program and channel, in order, and each
+        # candidate held back's policy: counted once at the end (Counter, in C), a list append
+        # per decision being a fraction of a dict's read and write.
+        self._outcomes: list[str] = []
+        self._programs: list[str] = []
+        self._channels: list[str] = []
+        self._held: list[str] = []
         self.customers: set[str] = set()
         # Most actions any customer got in one day and in one week (UTC, epoch weeks): each
         # customer's count of the current day and week, as decisions come in time order.
@@ -73,6 +77,26 @@ class Tally:
         self.decided: list[str] = []
         self.values: list[float] = []
         self._held_memo: dict[int, tuple[tuple[Candidate, ...], tuple[str, ...]]] = {}
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        """Decisions made, per outcome."""
+        return dict(Counter(self._outcomes))
+
+    @property
+    def programs(self) -> dict[str, int]:
+        """Actions, per program."""
+        return dict(Counter(self._programs))
+
+    @property
+    def channels(self) -> dict[str, int]:
+        """Actions, per channel."""
+        return dict(Counter(self._channels))
+
+    @property
+    def held(self) -> dict[str, int]:
+        """Candidates held back, per policy."""
+        return dict(Counter(self._held))
 
     @property
     def contacts(self) -> dict[str, int]:
@@ -106,7 +130,7 @@ class Tally:
         got = memo.get(id(candidates))
         if got is not None and got[0] is candidates:
             return got[1]
-        held = tuple([c.reason[len(_HELD):c.reason.index(":", len(_HELD))]
+        held = tuple([c.reason[len(_HELD):c.reason.find(":", len(_HELD))]
                       for c in candidates
                       if c.status == "suppressed" and c.reason.startswith(_HELD)])
         if len(memo) >= _MEMO_MAX:
@@ -117,20 +141,16 @@ class Tally:
     # --- the pipeline's observe hook --------------------------------------------------
     def observe(self, event: Event, decision: Decision) -> None:
         outcome = decision.outcome
-        outcomes = self.outcomes
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        self._outcomes.append(outcome)
         cust = event.customer_id
         self.customers.add(cust)
         if outcome == "action" or outcome == "suppressed":
-            held = self.held
-            for policy in self._held_by(decision.candidates):
-                held[policy] = held.get(policy, 0) + 1
+            self._held.extend(self._held_by(decision.candidates))
         a = decision.action
         value = 0.0
         if a is not None:
-            programs, channels = self.programs, self.channels
-            programs[a.program] = programs.get(a.program, 0) + 1
-            channels[a.channel] = channels.get(a.channel, 0) + 1
+            self._programs.append(a.program)
+            self._channels.append(a.channel)
             at = decision.decided_ms
             run = self._contacted.get(cust)
             if run is None:
