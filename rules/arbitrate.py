@@ -28,10 +28,10 @@ _MEMO_MAX: Final = 50_000
 def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: History,
               now_ms: int, arm: str = "champion") -> Decision:
     mots = tuple(mots)
-    version = catalogue.version
+    index = catalogue.index  # the catalogue's settings read from here: compiled fields
+    version = index.version
     if not mots:
         return Decision(event, mots, "no_mot", None, (), version, now_ms, arm)
-    index = catalogue.index
     cs = index.candidates(event.product_line, mots)
     screen = _screen(index, cs, event)
     template, eligible = screen.template, screen.eligible
@@ -44,7 +44,7 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
     checker = Checker(history, now_ms, own) if own or history.entries else None
     out: list[Candidate | None] | None = None  # a copy of the template once anyone is held back
     winner = pick = None  # the final choice, and NBO's pick of the commercial offers
-    if catalogue.nbo_rank_by == "value":
+    if index.by_value:
         # NBO's pick: the first free offer in expected-value order. NBA's choice: the first
         # free candidate outside NBO ranked above the pick (positions follow NBA's order),
         # else the pick.

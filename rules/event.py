@@ -14,8 +14,11 @@ from rules.vocab import INTERACTION_CHANNELS, PRODUCT_LINES
 MAX_ID: Final = 128
 MAX_TS_MS: Final = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; epoch ms from 0 up to this
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_LINES: Final = frozenset(PRODUCT_LINES)
-_CHANNELS: Final = frozenset(INTERACTION_CHANNELS)
+# Each valid value -> the vocabulary's own string, which the event then carries: the
+# catalogue's lookups are keyed by those objects, so a key compares by identity and its hash
+# is computed once (a decoded string is a new object at every event).
+_LINES: Final[dict[str, str]] = {v: v for v in PRODUCT_LINES}
+_CHANNELS: Final[dict[str, str]] = {v: v for v in INTERACTION_CHANNELS}
 _RFC3339: Final = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))"
 )
@@ -110,16 +113,20 @@ def parse_event(obj: object) -> Event:
     event_id = _ident(obj, "event_id")
     customer_id = _ident(obj, "customer_id")
     etype = _ident(obj, "type")
-    line = obj.get("product_line", _MISSING)
-    if line is _MISSING:
+    got = obj.get("product_line", _MISSING)
+    if got is _MISSING:
         raise InvalidEvent("product_line: missing")
-    if type(line) is not str or line not in _LINES:
-        raise InvalidEvent(f"product_line: {_show(line)} is not one of {', '.join(PRODUCT_LINES)}")
+    line = _LINES.get(got) if type(got) is str else None
+    if line is None:
+        raise InvalidEvent(f"product_line: {_show(got)} is not one of {', '.join(PRODUCT_LINES)}")
     ts_ms = parse_ts(obj.get("ts", _MISSING))
-    channel = obj.get("channel")
-    if channel is not None and (type(channel) is not str or channel not in _CHANNELS):
-        raise InvalidEvent(
-            f"channel: {_show(channel)} is not one of {', '.join(INTERACTION_CHANNELS)}")
+    given = obj.get("channel")
+    channel = None
+    if given is not None:
+        channel = _CHANNELS.get(given) if type(given) is str else None
+        if channel is None:
+            raise InvalidEvent(
+                f"channel: {_show(given)} is not one of {', '.join(INTERACTION_CHANNELS)}")
     segments = obj.get("segments")
     if segments is None:
         segments = ()
@@ -141,7 +148,11 @@ def parse_ts(v: object) -> int:
     """RFC 3339 text or epoch milliseconds (a whole number; a boolean is not one) -> epoch ms."""
     if v is _MISSING:
         raise InvalidEvent("ts: missing")
-    if type(v) is int or (type(v) is float and v.is_integer()):
+    if type(v) is int:
+        if not 0 <= v <= MAX_TS_MS:
+            raise InvalidEvent(f"ts: {v!r} epoch milliseconds out of range (1970 to 9999)")
+        return v
+    if type(v) is float and v.is_integer():
         if not 0 <= v <= MAX_TS_MS:
             raise InvalidEvent(f"ts: {v!r} epoch milliseconds out of range (1970 to 9999)")
         return int(v)

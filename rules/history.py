@@ -249,12 +249,13 @@ def encode_entry(e: PastAction | PastRisk) -> str:
 def history_update(catalogue: Catalogue, event: Event, mots: Sequence[str], decision: Decision,
                    now_ms: int) -> HistoryUpdate:
     """The risk moments the event carried (at the event's time) and the action taken (now)."""
-    risky = catalogue.index.risk_mots
+    index = catalogue.index  # its copies of the catalogue's settings: compiled fields
+    risky = index.risk_mots
     parsed: list[PastAction | PastRisk] = [PastRisk(event.ts_ms, m) for m in mots if m in risky]
     a = decision.action
     if a is not None:
         parsed.append(PastAction(now_ms, a.program, a.channel, a.commercial, a.id))
     if not parsed:
-        return HistoryUpdate((), catalogue.history_retain_ms, catalogue.history_max_entries)
-    return HistoryUpdate(tuple([encode_entry(e) for e in parsed]), catalogue.history_retain_ms,
-                         catalogue.history_max_entries, tuple(parsed))
+        return HistoryUpdate((), index.retain_ms, index.max_entries)
+    return HistoryUpdate(tuple([encode_entry(e) for e in parsed]), index.retain_ms,
+                         index.max_entries, tuple(parsed))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Final
 
 from rules.conditions import Condition
 from rules.decision import Candidate, ChosenAction
@@ -72,19 +73,38 @@ class Rule:
     """A contact policy as one candidate meets it: the fields the checker reads, and the key
     of its verdict (the policy and the candidate's program or channel, whichever its scope
     counts), ready at load. A plain class: compiled, its fields are read without a look-up
-    (the catalogue's Policy is a Python dataclass)."""
+    (the catalogue's Policy is a Python dataclass).
 
-    __slots__ = ("after", "cap", "id", "key", "limit", "scope", "window", "window_ms")
+    `scope` is also an int (`SCOPE_ANY` ...), compared once per check rather than as a string
+    per history entry; `texts` and `quiet_texts` keep the reasons it has given
+    (policy.Checker), so a reason met again is the same string, built once."""
+
+    __slots__ = ("after", "cap", "channel", "id", "key", "limit", "program", "quiet_texts",
+                 "scope", "scope_code", "texts", "window", "window_ms")
 
     def __init__(self, p: Policy, program: str, channel: str) -> None:
         self.id = p.id
         self.cap = p.kind == "cap"
         self.scope = p.scope
+        self.scope_code = _SCOPES[p.scope]
         self.limit = p.limit
         self.window_ms = p.window_ms
         self.window = p.window
         self.after = frozenset(p.after)
+        self.program = program
+        self.channel = channel
         self.key = f"{p.id}|{program if p.scope == 'program' else channel}"
+        self.texts: dict[int, str] = {}  # a cap's reasons
+        self.quiet_texts: dict[str, dict[int, str]] = {}  # a quiet period's, per MoT
+
+
+# Rule.scope_code: the scopes of rules.vocab, as the checker's loop compares them.
+SCOPE_ANY: Final = 0
+SCOPE_COMMERCIAL: Final = 1
+SCOPE_PROGRAM: Final = 2
+SCOPE_CHANNEL: Final = 3
+_SCOPES: Final = {"any": SCOPE_ANY, "commercial": SCOPE_COMMERCIAL, "program": SCOPE_PROGRAM,
+                  "channel": SCOPE_CHANNEL}
 
 
 def score(action: Action, econ: tuple[float, float, float, float]) -> float:
@@ -109,8 +129,16 @@ def applies(p: Policy, program: str, commercial: bool, channel: str, inbound: bo
 class Index:
     def __init__(self, mots: Mapping[str, MoT], programs: Mapping[str, Program],
                  actions: Mapping[str, Action], policies: Mapping[str, Policy],
-                 event_types: Mapping[str, EventType], nbo_rank_by: str = "value") -> None:
+                 event_types: Mapping[str, EventType], nbo_rank_by: str, *, version: str,
+                 retain_ms: int, max_entries: int) -> None:
+        """`version`, `retain_ms`, `max_entries`: the catalogue's rules_version,
+        history_retain_ms and history_max_entries, which arbitration and history_update read
+        at every event here (a compiled class's fields, where the Catalogue's are a Python
+        object's attributes)."""
         self.by_value = nbo_rank_by == "value"
+        self.version = version
+        self.retain_ms = retain_ms
+        self.max_entries = max_entries
         self.risk_mots = frozenset(m for p in policies.values() for m in p.after)
         self.static: dict[tuple[str, str], tuple[str, ...]] = {}
         self.dynamic: dict[tuple[str, str], tuple[tuple[tuple[Condition, ...], str | None,

@@ -130,8 +130,9 @@ def _build(raw: dict[str, bytes], problems: Problems) -> Catalogue:
     watch: dict[str, int] = {}
     for rule in (r for rules in outcomes.values() for r in rules):
         watch[rule.mot] = max(watch.get(rule.mot, 0), rule.within_ms)
-    index = Index(mots, programs, actions, policies, events, settings.nbo_rank_by)
     retain = max((p.window_ms for p in policies.values()), default=_DAY_MS)
+    index = Index(mots, programs, actions, policies, events, settings.nbo_rank_by,
+                  version=version, retain_ms=retain, max_entries=settings.history_max_entries)
     return Catalogue(version, MappingProxyType(mots), MappingProxyType(programs),
                      MappingProxyType(actions), MappingProxyType(policies),
                      MappingProxyType(events), settings.bill_shock_ratio, retain,

@@ -18,7 +18,6 @@ entries again at every event.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Final
 
@@ -80,7 +79,10 @@ class _Part:
         # per-event tuples or lists, which every full collection would walk (a replay turns
         # the collector off; tests and other callers do not).
         self.events: dict[str, _Seen] = {}
-        self.expiring: deque[_Seen] = deque()
+        # A list read from `head` on (a deque's methods are called by name from compiled
+        # code); the expired front is cut off once it is half the list.
+        self.expiring: list[_Seen] = []
+        self.head = 0
         self.histories: dict[str, _History] = {}  # customer -> the stored history
 
 
@@ -109,12 +111,18 @@ class MemoryStore:
         self.history_cap = history_cap
         self.keeps_reads = history_cap is not None  # histories kept read (Ingested.read)
         self.parts: dict[int, _Part] = {}
-        self.totals: dict[str, int] = {}
+        self._totals: dict[str, int] = {}
         self.when: dict[str, int] = {}
         # minute, hour and day buckets of every slot: bucket number -> counter, oldest first
         self.minutes: dict[int, _Bucket] = {}
         self.hours: dict[int, _Bucket] = {}
         self.days: dict[int, _Bucket] = {}
+        # The current hour's bumps, not yet in the hour and day buckets nor the totals: added
+        # there once per hour (`_fold`) instead of at every bump, as if at the time of the
+        # hour's last bump, which is when their expiry is set from anyway.
+        self._pending: dict[str, int] = {}
+        self._pending_hour = -1
+        self._pending_at = -1  # the time of the last bump in `_pending`, ms
 
     def slot(self, customer_id: str) -> int:
         # A dict lookup instead of encoding and hashing the id at every event.
@@ -158,7 +166,7 @@ class MemoryStore:
                         bumps = {}
                     at = now
                 part = self._part(slot)
-                if part.expiring and part.expiring[0].expires <= now:
+                if part.head < len(part.expiring) and part.expiring[part.head].expires <= now:
                     _expire(part, now)
                 seen = part.events.get(eid)
                 if seen is None or seen.expires <= now:  # SET NX EX
@@ -181,14 +189,37 @@ class MemoryStore:
         return out
 
     def _bump(self, bumps: dict[str, int], now_ms: int) -> None:
-        """Add the bumps to the minute, hour and day buckets of `now_ms`."""
-        minute, hour, day = buckets(now_ms)
-        totals = self.totals
-        for f, n in bumps.items():
-            totals[f] = totals.get(f, 0) + n
+        """Add the bumps to the minute bucket of `now_ms`, and to the hour's pending bumps."""
+        minute, hour, _ = buckets(now_ms)
+        if hour != self._pending_hour:
+            self._fold()
+            self._pending_hour = hour
+        self._pending_at = now_ms
         _add(self.minutes, minute, now_ms, _MINUTE_TTL_S * 1000, bumps)
-        _add(self.hours, hour, now_ms, _HOUR_TTL_S * 1000, bumps)
-        _add(self.days, day, now_ms, _DAY_TTL_S * 1000, bumps)
+        pending = self._pending
+        for f, n in bumps.items():
+            pending[f] = pending.get(f, 0) + n
+
+    def _fold(self) -> None:
+        """The pending bumps into their hour and day buckets and the totals, as bumped at the
+        time of the last of them (bumps come in time order: a replay's slices)."""
+        pending = self._pending
+        if not pending:
+            return
+        at = self._pending_at
+        _, hour, day = buckets(at)
+        totals = self._totals
+        for f, n in pending.items():
+            totals[f] = totals.get(f, 0) + n
+        _add(self.hours, hour, at, _HOUR_TTL_S * 1000, pending)
+        _add(self.days, day, at, _DAY_TTL_S * 1000, pending)
+        self._pending = {}
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Every MoT field ever ingested, counted: "mot|line" -> events."""
+        self._fold()
+        return self._totals
 
     async def record(self, groups: dict[int, list[RecordItem]], retain_ms: int,
                      index: dict[str, list[bytes]] | None = None,
@@ -240,6 +271,7 @@ class MemoryStore:
 
     async def counts(self, now_ms: int) -> dict[str, list[int]]:
         """As COUNTS over every state slot: [5m, 1h, 24h, 30d] per "mot|line"."""
+        self._fold()
         minute, hour, day = buckets(now_ms)
         totals: dict[str, list[int]] = {}
         for m in range(minute - 59, minute + 1):
@@ -257,11 +289,20 @@ class MemoryStore:
 def _expire(part: _Part, now: int) -> None:
     """Drop the event ids whose TTL has run out (Redis would on access or by sampling); one
     set anew since (a new object in the dict) stays."""
-    q, events = part.expiring, part.events
-    while q and q[0].expires <= now:
-        seen = q.popleft()
+    q, events, i = part.expiring, part.events, part.head
+    n = len(q)
+    while i < n:
+        seen = q[i]
+        if seen.expires > now:
+            break
+        i += 1
+        seen.stored = b""  # its decision freed now, not when the list is cut
         if events.get(seen.eid) is seen:
             del events[seen.eid]
+    if i >= 1024 and 2 * i >= n:
+        del q[:i]
+        i = 0
+    part.head = i
 
 
 def _history(part: _Part, cust: str, now: int, read: bool, kind: int) -> Ingested:

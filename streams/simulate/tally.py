@@ -77,6 +77,7 @@ class Tally:
         self.decided: list[str] = []
         self.values: list[float] = []
         self._held_memo: dict[int, tuple[tuple[Candidate, ...], tuple[str, ...]]] = {}
+        self._policies: dict[str, str] = {}  # a suppression's reason -> its policy
 
     @property
     def outcomes(self) -> dict[str, int]:
@@ -130,13 +131,30 @@ class Tally:
         got = memo.get(id(candidates))
         if got is not None and got[0] is candidates:
             return got[1]
-        held = tuple([c.reason[len(_HELD):c.reason.find(":", len(_HELD))]
-                      for c in candidates
-                      if c.status == "suppressed" and c.reason.startswith(_HELD)])
+        out: list[str] = []
+        for c in candidates:
+            if c.status == "suppressed":
+                policy = self._policy_of(c.reason)
+                if policy:
+                    out.append(policy)
+        held = tuple(out)
         if len(memo) >= _MEMO_MAX:
             memo.clear()
         memo[id(candidates)] = (candidates, held)  # kept alive: its id is not reused
         return held
+
+    def _policy_of(self, reason: str) -> str:
+        """The policy a suppression's reason names ("" for none); memoized by the reason,
+        which arbitration builds once per policy and count (policy.Checker)."""
+        memo = self._policies
+        got = memo.get(reason)
+        if got is None:
+            got = (reason[len(_HELD):reason.find(":", len(_HELD))]
+                   if reason.startswith(_HELD) else "")
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            memo[reason] = got
+        return got
 
     # --- the pipeline's observe hook --------------------------------------------------
     def observe(self, event: Event, decision: Decision) -> None:

@@ -102,8 +102,24 @@ def buckets(now_ms: int) -> tuple[int, int, int]:
     return minute, minute // 60, minute // 1440
 
 
+_FIELDS: Final[dict[str, dict[str, str]]] = {}  # line -> MoT -> field
+
+
 def field(mot: str, product_line: str) -> str:
-    return f"{mot}|{product_line}"
+    """A MoT counter's field in the bucket hashes: "mot|line"; the same string each time, so
+    the counters' dicts (streams/simulate/memory.py) compare it by identity and hash it once."""
+    by_line = _FIELDS.get(product_line)
+    if by_line is None:
+        by_line = {}
+        if len(_FIELDS) < 64:  # product lines are the vocabulary's few
+            _FIELDS[product_line] = by_line
+    got = by_line.get(mot)
+    if got is None:
+        got = f"{mot}|{product_line}"
+        if len(by_line) < 4096:  # MoT ids are the catalogue's
+            by_line[mot] = got
+    return got
+
 
 
 class StateStore(Protocol):

@@ -8,6 +8,7 @@ import pytest
 
 from rules import arbitrate, classify, decode_history, load_catalogue, parse_event
 from rules.history import encode_action, encode_risk
+from rules.policy import _ago_key, ago
 
 T0 = 1_700_000_000_000
 M, H, D = 60_000, 3_600_000, 86_400_000
@@ -150,3 +151,38 @@ def test_the_events_own_risk_moment_opens_the_quiet_period(cat) -> None:  # type
         "suppressed by policy quiet_after_risk: service_interruption under a minute ago, "
         "no sales offer within 48h")
     assert lines["pc_outage_notice"].reason.startswith("suppressed by policy program_cooldown")
+
+
+def test_ago_keys_tell_apart_exactly_the_texts_ago_gives() -> None:
+    # The checker keeps each reason by _ago_key: two ages share a key only when they share a text.
+    ages = sorted({*range(0, 3 * H, 7_919), *range(0, 40 * D, 1_000_003),
+                   *(k * u + d for u in (M, H, D) for k in range(1, 70) for d in (-1, 0, 1))})
+    by_key: dict[int, str] = {}
+    by_text: dict[str, int] = {}
+    for ms in ages:
+        if ms < 0:
+            continue
+        key, text = _ago_key(ms), ago(ms)
+        assert by_key.setdefault(key, text) == text, ms
+        assert by_text.setdefault(text, key) == key, ms
+
+
+def test_reasons_kept_on_the_rule_read_as_freshly_built_ones() -> None:
+    # The same rule met again with another count, age or risk moment gives that one's text,
+    # from a new catalogue (nothing kept) and from one that has given the others before.
+    def reasons(cat, offsets):  # type: ignore[no-untyped-def]
+        out = []
+        for name, at in offsets:
+            s = SCENARIOS[name]
+            for extra in ([], [act(at - 2 * H, "upsell_cross_sell", "sms", True)]):
+                s2 = Scenario(s.history + extra, s.event, 0, (), 0, "")
+                out.append(tuple(c.reason for c in _decide(cat, s2, at).candidates))
+        return out
+
+    offsets = [(name, at) for name in sorted(SCENARIOS)
+               for at in (SCENARIOS[name].held_at, SCENARIOS[name].held_at + 3 * H, 5 * H, 26 * H)]
+    fresh = {o: reasons(load_catalogue(), [o]) for o in offsets}
+    warm = load_catalogue()
+    for order in (offsets, offsets[::-1]):
+        assert reasons(warm, order) == [r for o in order for r in fresh[o]]
+    assert any("suppressed by policy" in r for rs in fresh.values() for r in rs[1])
