@@ -57,7 +57,7 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
                 break
             if out is None:
                 out = list(template)
-            out[i] = s.line("suppressed", reason)
+            out[i] = s.held_line(reason)
         for i in screen.others:
             if i > at:
                 break
@@ -68,7 +68,7 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
                 break
             if out is None:
                 out = list(template)
-            out[i] = s.line("suppressed", reason)
+            out[i] = s.held_line(reason)
         if winner is None:
             winner = pick
     else:
@@ -83,7 +83,7 @@ def arbitrate(catalogue: Catalogue, event: Event, mots: Sequence[str], history: 
                 if reason is not None:
                     if out is None:
                         out = list(template)
-                    out[i] = s.line("suppressed", reason)
+                    out[i] = s.held_line(reason)
                     continue
             if winner is None:
                 winner = s

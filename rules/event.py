@@ -173,22 +173,44 @@ def parse_ts(v: object) -> int:
 _midnights: Final[dict[int, int]] = {}
 
 
+# "YYYY-MM-DDTHH:MM" -> epoch ms of that minute, UTC: a stream's events share their minutes.
+_minutes: Final[dict[str, int]] = {}
+
+
 def _utc_ms(v: str) -> int:
     """The common form, "YYYY-MM-DDTHH:MM:SS.mmmZ" in ASCII digits, of a date read before (by
-    the pattern): what the pattern reads, read character by character with no slices or int()
-    calls (the pattern was over half of decoding an event). -1 for anything else, which the
-    pattern then reads or rejects (Unicode digits too, which \\d matches)."""
-    if v[4] != "-" or v[7] != "-" or v[13] != ":" or v[16] != ":" or v[19] != ".":
+    the pattern): what the pattern reads, its minute looked up and its seconds read character
+    by character (the pattern was over half of decoding an event). -1 for anything else,
+    which the pattern then reads or rejects (Unicode digits too, which \\d matches)."""
+    if v[16] != ":" or v[19] != ".":
+        return -1
+    head = v[:16]
+    minute = _minutes.get(head, -1)
+    if minute < 0:
+        minute = _minute_ms(v)
+        if minute < 0:
+            return -1
+        if len(_minutes) >= 4096:
+            _minutes.clear()
+        _minutes[head] = minute
+    second, milli = _digits(v, 17, 2), _digits(v, 20, 3)
+    if second < 0 or second > 60 or milli < 0:
+        return -1
+    return minute + min(second, 59) * 1000 + milli
+
+
+def _minute_ms(v: str) -> int:
+    """Epoch ms of the minute v[:16] writes ("YYYY-MM-DDTHH:MM", a date read before), or -1."""
+    if v[4] != "-" or v[7] != "-" or v[13] != ":":
         return -1
     year, month, day = _digits(v, 0, 4), _digits(v, 5, 2), _digits(v, 8, 2)
-    hour, minute, second = _digits(v, 11, 2), _digits(v, 14, 2), _digits(v, 17, 2)
-    milli = _digits(v, 20, 3)
-    if year < 0 or month < 0 or day < 0 or milli < 0:
+    hour, minute = _digits(v, 11, 2), _digits(v, 14, 2)
+    if year < 0 or month < 0 or day < 0:
         return -1
     midnight = _midnights.get(year * 10000 + month * 100 + day, -1)
-    if midnight < 0 or not (0 <= hour <= 23 and 0 <= minute <= 59 and 0 <= second <= 60):
+    if midnight < 0 or not (0 <= hour <= 23 and 0 <= minute <= 59):
         return -1
-    return midnight + ((hour * 60 + minute) * 60 + min(second, 59)) * 1000 + milli
+    return midnight + (hour * 60 + minute) * 60_000
 
 
 def _digits(v: str, at: int, width: int) -> int:

@@ -64,9 +64,20 @@ class Spec:
         self.policies = policies
         self.value_key = value_key
         self.by_value = by_value
+        self.held: dict[str, Candidate] = {}  # reason -> its line held back (held_line)
 
     def line(self, status: str, reason: str) -> Candidate:
         return Candidate(self.program, self.action.id, self.priority, self.score, status, reason)
+
+    def held_line(self, reason: str) -> Candidate:
+        """Its line when a policy holds it back: one per reason (policy.Checker keeps each
+        reason's string, so the look-up compares by identity)."""
+        got = self.held.get(reason)
+        if got is None:
+            got = self.line("suppressed", reason)
+            if len(self.held) < 256:
+                self.held[reason] = got
+        return got
 
 
 class Rule:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 from rules.decision import Decision
 from rules.history import History, append_stored, decode_stored
@@ -158,7 +158,11 @@ class MemoryStore:
             at = -1  # the time of the bumps in `bumps`
             replies: list[Ingested] = []
             for item in items:
-                eid, cust, fields, slot = item[0], item[1], item[2], item[3]
+                # As a plain tuple: indexing the union of IngestItem's two shapes is a
+                # generic __getitem__ per field once compiled.
+                t = cast("tuple[object, ...]", item)
+                eid, cust = cast(str, t[0]), cast(str, t[1])
+                fields, slot = cast("list[str]", t[2]), cast(int, t[3])
                 now = when.get(eid, now_ms)
                 if now != at:
                     if bumps:

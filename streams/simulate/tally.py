@@ -76,7 +76,6 @@ class Tally:
         self.customer_ids: list[str] = []
         self.decided: list[str] = []
         self.values: list[float] = []
-        self._held_memo: dict[int, tuple[tuple[Candidate, ...], tuple[str, ...]]] = {}
         self._policies: dict[str, str] = {}  # a suppression's reason -> its policy
 
     @property
@@ -124,24 +123,16 @@ class Tally:
         done.set_result([])
         return done
 
-    def _held_by(self, candidates: tuple[Candidate, ...]) -> tuple[str, ...]:
-        """The policies holding candidates back, one per held line; by identity first, as
-        arbitration hands out the same memoized candidate lists again and again."""
-        memo = self._held_memo
-        got = memo.get(id(candidates))
-        if got is not None and got[0] is candidates:
-            return got[1]
+    def _held_by(self, candidates: tuple[Candidate, ...]) -> list[str]:
+        """The policies holding candidates back, one per held line. (Only a decision with a
+        line held back has one: its candidate list is a new tuple every time, so no memo.)"""
         out: list[str] = []
         for c in candidates:
             if c.status == "suppressed":
                 policy = self._policy_of(c.reason)
                 if policy:
                     out.append(policy)
-        held = tuple(out)
-        if len(memo) >= _MEMO_MAX:
-            memo.clear()
-        memo[id(candidates)] = (candidates, held)  # kept alive: its id is not reused
-        return held
+        return out
 
     def _policy_of(self, reason: str) -> str:
         """The policy a suppression's reason names ("" for none); memoized by the reason,
