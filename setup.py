@@ -22,6 +22,7 @@ COMPILED = [
     "rules/history.py",
     "rules/lookup.py",
     "rules/policy.py",
+    "rules/predicates.py",
     # The shell's per-event loop around it.
     "streams/worker/codec.py",
     "streams/worker/emit.py",

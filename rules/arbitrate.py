@@ -117,7 +117,7 @@ def _screen(index: Index, cs: CandidateSet, event: Event) -> Screen:
         # event cost more than the look-up.
         fields = cs.fields
         key = (cs if cs.kept else cs.key, event.channel, event.segments, tuple(
-            [(type(v), v) for v in map(event.attrs.get, fields)]) if fields else ())
+            [(type(v), v) for v in map(event.raw_attrs.get, fields)]) if fields else ())
         got = memo.get(key)
     except TypeError:  # a list or an object among the attrs: not hashable, not memoized
         return _eligibility(cs, event)
@@ -129,7 +129,7 @@ def _screen(index: Index, cs: CandidateSet, event: Event) -> Screen:
 
 
 def _eligibility(cs: CandidateSet, event: Event) -> Screen:
-    segs, attrs, channel = event.segments, event.attrs, event.channel
+    segs, attrs, channel = event.segments, event.raw_attrs, event.channel
     out: list[Candidate | None] = [None] * len(cs.specs)
     eligible = []
     for i, s in enumerate(cs.specs):
@@ -141,7 +141,7 @@ def _eligibility(cs: CandidateSet, event: Event) -> Screen:
             out[i] = s.no_channel
         else:
             for test, line in s.when:
-                if not test(attrs):
+                if not test.holds(attrs):
                     out[i] = line
                     break
             else:

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from rules.catalogue import Catalogue
 from rules.event import Event
+from rules.predicates import all_hold
 
 
 def classify(catalogue: Catalogue, event: Event) -> tuple[str, ...]:
     """The MoT ids this event is, on its product line; () for unknown types or lines without."""
     index = catalogue.index
-    key = (event.type, event.product_line)
-    got = index.static.get(key)
+    line, etype = event.product_line, event.type
+    got = index.static[line].get(etype)
     if got is not None:
         return got
-    rules = index.dynamic.get(key)
+    rules = index.dynamic[line].get(etype)
     if rules is None:
         return ()
-    attrs = event.attrs
+    attrs = event.raw_attrs
     out: list[str] = []
     for when, mot, by_channel in rules:
-        if when and not all(c.test(attrs) for c in when):
+        if when and not all_hold(when, attrs):
             continue
         if by_channel is not None:
             mot = by_channel.get(event.channel)  # type: ignore[arg-type]

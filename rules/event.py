@@ -22,7 +22,7 @@ _CHANNELS: Final[dict[str, str]] = {v: v for v in INTERACTION_CHANNELS}
 _RFC3339: Final = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d\d):(\d\d))"
 )
-_EMPTY: Final[Mapping[str, object]] = MappingProxyType({})
+_NO_ATTRS: Final[dict[str, object]] = {}  # shared: Event.raw_attrs is never written
 _MISSING: Final = object()
 
 
@@ -55,7 +55,9 @@ class Event:
         self._ts = ts_ms
         self._channel = channel
         self._segments = segments
-        self._attrs = attrs
+        # Kept as the dict itself: the core reads it at every event, where a read-only proxy
+        # costs a method look-up per key (Event.attrs gives one to everyone else).
+        self._attrs: dict[str, object] = attrs if isinstance(attrs, dict) else dict(attrs)
 
     @property
     def event_id(self) -> str:
@@ -87,6 +89,11 @@ class Event:
 
     @property
     def attrs(self) -> Mapping[str, object]:
+        return MappingProxyType(self._attrs)
+
+    @property
+    def raw_attrs(self) -> dict[str, object]:
+        """The attrs as decoded, for the core's per-event reads: never to be written."""
         return self._attrs
 
     def __repr__(self) -> str:
@@ -136,11 +143,9 @@ def parse_event(obj: object) -> Event:
         segments = tuple(segments)
     attrs = obj.get("attrs")
     if attrs is None:
-        attrs = _EMPTY
+        attrs = _NO_ATTRS
     elif type(attrs) is not dict:
         raise InvalidEvent("attrs: must be an object")
-    else:
-        attrs = MappingProxyType(attrs)
     return Event(event_id, customer_id, etype, line, ts_ms, channel, segments, attrs)
 
 

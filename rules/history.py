@@ -144,8 +144,14 @@ class History:
     def apply(self, update: HistoryUpdate) -> History:
         """The history after the shell wrote `update`: lets one batch decide a customer's
         events in order without reading Redis again."""
-        if update.parsed or not update.entries:
-            new = list(reversed(update.parsed))
+        parsed = update.parsed
+        if len(parsed) == 1:  # the common update, one entry: split without lists
+            e = parsed[0]
+            if isinstance(e, PastAction):
+                return History((e,), (e,), ()).before(self, update.max_entries)
+            return History((e,), (), (e,)).before(self, update.max_entries)
+        if parsed or not update.entries:
+            new = list(reversed(parsed))
         else:
             new = [e for e in map(_parse, reversed(update.entries)) if e is not None]
         if not new:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Final
 
-from rules.conditions import Condition
 from rules.decision import Candidate, ChosenAction
 from rules.model import Action, EventType, MoT, Policy, Program
+from rules.predicates import Predicate, predicates
 from rules.vocab import INTERACTION_CHANNELS, NBO, PRODUCT_LINES
+
+# One of classify's rules on one product line: the predicates that must all hold, and the
+# MoT, or (None and) the MoT per interaction channel.
+EventRule = tuple[tuple[Predicate, ...], str | None, Mapping[str, str] | None]
 
 _NO_CHANNEL = "ineligible: answers in the customer's channel, and the event names none"
 
@@ -36,7 +40,7 @@ class Spec:
         need: Candidate,  # the customer has none of `segments`
         excluded: Mapping[str, Candidate],  # the customer has this one of `exclude`
         no_channel: Candidate,  # an answer in the customer's channel, and the event has none
-        when: tuple[tuple[Callable[[Mapping[str, object]], bool], Candidate], ...],
+        when: tuple[tuple[Predicate, Candidate], ...],
         # Outbound: the chosen action and its policies. Inbound: both keyed by event channel.
         chosen: ChosenAction | Mapping[str, ChosenAction],
         policies: tuple[Rule, ...] | Mapping[str, tuple[Rule, ...]],
@@ -151,9 +155,11 @@ class Index:
         self.retain_ms = retain_ms
         self.max_entries = max_entries
         self.risk_mots = frozenset(m for p in policies.values() for m in p.after)
-        self.static: dict[tuple[str, str], tuple[str, ...]] = {}
-        self.dynamic: dict[tuple[str, str], tuple[tuple[tuple[Condition, ...], str | None,
-                                                        Mapping[str, str] | None], ...]] = {}
+        # classify's tables, product line -> event type -> MoTs (no conditions) or rules:
+        # nested, as a tuple key would be built and hashed at every event.
+        self.static: dict[str, dict[str, tuple[str, ...]]] = {line: {} for line in PRODUCT_LINES}
+        self.dynamic: dict[str, dict[str, tuple[EventRule, ...]]] = {
+            line: {} for line in PRODUCT_LINES}
         for et in event_types.values():
             for line in PRODUCT_LINES:
                 self._event_rules(et, line, mots)
@@ -179,20 +185,20 @@ class Index:
         self.ranked: dict[tuple[int, int, int], Candidate] = {}
 
     def _event_rules(self, et: EventType, line: str, mots: Mapping[str, MoT]) -> None:
-        rules: list[tuple[tuple[Condition, ...], str | None, Mapping[str, str] | None]] = []
+        rules: list[EventRule] = []
         for r in et.rules:
             if r.by_channel is not None:
                 by = {ch: m for ch, m in r.by_channel.items() if line in mots[m].product_lines}
                 if by:
-                    rules.append((r.when, None, by))
+                    rules.append((predicates(r.when), None, by))
             elif line in mots[r.mot].product_lines:  # type: ignore[index]
-                rules.append((r.when, r.mot, None))
+                rules.append((predicates(r.when), r.mot, None))
         if all(not when and by is None for when, _, by in rules):
             got = tuple(dict.fromkeys(m for _, m, _ in rules))
             if got:
-                self.static[(et.type, line)] = got  # type: ignore[assignment]
+                self.static[line][et.type] = got  # type: ignore[assignment]
         else:
-            self.dynamic[(et.type, line)] = tuple(rules)
+            self.dynamic[line][et.type] = tuple(rules)
 
     @staticmethod
     def _spec(n: int, a: Action, prog: Program, mot: str, line: str, m: MoT, in_nbo: bool,
@@ -222,7 +228,8 @@ class Index:
         return Spec(n, (-prog.priority, -s, a.id), a, a.program, prog.priority, s, mot,
                     a.commercial, a.inbound, nbo, e.segments, e.exclude_segments, ineligible(need),
                     excluded, ineligible(_NO_CHANNEL),
-                    tuple((c.test, ineligible(f"ineligible: needs {c.text}")) for c in e.when),
+                    tuple((Predicate(c), ineligible(f"ineligible: needs {c.text}"))
+                          for c in e.when),
                     chosen, pols, (-s, -prog.priority, a.id), by_value)  # type: ignore[arg-type]
 
     def candidates(self, line: str, mots: tuple[str, ...]) -> CandidateSet:

@@ -96,6 +96,13 @@ class MemoryStore:
     field ever ingested (the whole replay), which no Redis window keeps. `history_cap`: the
     catalogue's history_max_entries, to hand the pipeline each history already read (None:
     the pipeline decodes the bytes, as from Redis).
+
+    `repeated`: the event ids that may come more than once (None: any may). A replay reads
+    its whole input first, so it knows them (streams/simulate/run.py): an id outside the set
+    comes once, so INGEST can only find it new and no repeat ever reads its stored decision.
+    Such an id gets no key at all, which is what a repeat would have read, and nothing else
+    reads: the same replies, without holding a day of decisions to free a day later (a
+    fifth of a replay's time went on keys no one read).
     """
 
     prefix = "simulate"
@@ -103,8 +110,10 @@ class MemoryStore:
     renders_later = True  # a decision's JSON is made for a repeat only (RecordItem.made)
 
     def __init__(self, dedupe_ttl_s: int, clock: Callable[[], float] = time.time,
-                 slots: int = 64, history_cap: int | None = None) -> None:
+                 slots: int = 64, history_cap: int | None = None,
+                 repeated: frozenset[str] | None = None) -> None:
         self.dedupe_ttl_ms = dedupe_ttl_s * 1000
+        self.repeated = repeated
         self.clock = clock
         self.slots = slots
         self._slot_of: dict[str, int] = {}  # customer -> slot, memoized (layout.SLOT_MEMO)
@@ -152,6 +161,7 @@ class MemoryStore:
         ttl = self.dedupe_ttl_ms
         when = self.when
         read = self.history_cap is not None
+        repeated = self.repeated
         out: dict[int, list[Ingested]] = {}
         for p, items in groups.items():
             bumps: dict[str, int] = {}
@@ -172,6 +182,11 @@ class MemoryStore:
                 part = self._part(slot)
                 if part.head < len(part.expiring) and part.expiring[part.head].expires <= now:
                     _expire(part, now)
+                if repeated is not None and eid not in repeated:  # comes once: new, unkept
+                    for f in fields:
+                        bumps[f] = bumps.get(f, 0) + 1
+                    replies.append(_history(part, cust, now, read, FIRST))
+                    continue
                 seen = part.events.get(eid)
                 if seen is None or seen.expires <= now:  # SET NX EX
                     seen = part.events[eid] = _Seen(eid, now + ttl)
@@ -234,32 +249,35 @@ class MemoryStore:
         ttl = self.dedupe_ttl_ms
         when = self.when
         cap = self.history_cap
+        repeated = self.repeated
         for items in groups.values():
             for it in items:
                 eid = it.event_id
                 now = when.get(eid, batch_now)
                 part = self._part(it.slot)
-                made = it.made
-                seen = part.events.get(eid)
-                if seen is None or seen.expires <= now:  # gone since INGEST: SET EX anew
-                    seen = part.events[eid] = _Seen(eid, now + ttl)
-                    part.expiring.append(seen)
-                else:
-                    # In a replay the same time as its INGEST; a later one keeps the key's
-                    # place in the queue, which then holds the keys behind it a little longer.
-                    seen.expires = now + ttl
-                # SET EX; bytes copied to their exact size (source.py)
-                seen.stored = made if made is not None else bytes(memoryview(it.decision))
+                if repeated is None or eid in repeated:  # else comes once: no key (INGEST)
+                    made = it.made
+                    seen = part.events.get(eid)
+                    if seen is None or seen.expires <= now:  # gone since INGEST: SET EX anew
+                        seen = part.events[eid] = _Seen(eid, now + ttl)
+                        part.expiring.append(seen)
+                    else:
+                        # In a replay the same time as its INGEST; a later one keeps the key's
+                        # place in the queue, which then holds the keys behind it longer.
+                        seen.expires = now + ttl
+                    # SET EX; bytes copied to their exact size (source.py)
+                    seen.stored = made if made is not None else bytes(memoryview(it.decision))
                 mode = it.history_mode
                 if mode != _APPEND and mode != _REWRITE:
                     continue
                 cust = it.customer_id
                 text = it.history_text.encode()
+                added = it.text_lines if it.text_lines >= 0 else text.count(b"\n")
                 h = part.histories.get(cust)
                 read = it.read  # the pipeline's read of it after this write, if given
                 if mode == _APPEND and h is not None and h.expires > now:
                     h.text += text
-                    h.lines += text.count(b"\n")
+                    h.lines += added
                     if cap is not None:
                         h.read = read if read is not None else append_stored(h.read, text, cap)
                     h.expires = now + retain_ms  # PEXPIRE
@@ -269,8 +287,7 @@ class MemoryStore:
                     # alone, parsed here (a customer's first write: an entry or two).
                     if read is None or mode == _APPEND:
                         read = _EMPTY if cap is None else decode_stored(text, cap)
-                    part.histories[cust] = _History(text, now + retain_ms, read,
-                                                    text.count(b"\n"))
+                    part.histories[cust] = _History(text, now + retain_ms, read, added)
         return []
 
     async def counts(self, now_ms: int) -> dict[str, list[int]]:

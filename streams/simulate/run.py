@@ -54,26 +54,30 @@ class Replay:
 
 def replay(catalogue: Catalogue, events: Events, *, keep: bool = False,
            dedupe_ttl_s: int = 86_400, label: str = "",
-           decisions: BinaryIO | None = None, merge: bool = True) -> Replay:
+           decisions: BinaryIO | None = None, merge: bool = True,
+           repeats_known: bool = True) -> Replay:
     """Decide every event; `keep` keeps each decision (see Tally) for a comparison;
     `decisions` gets each decision's JSON, one a line; `merge=False`: one pipeline call per
-    slice (slower, the same decisions: tests/simulate/test_calls.py compares the two)."""
+    slice (slower, the same decisions: tests/simulate/test_calls.py compares the two);
+    `repeats_known=False`: every event id keyed for the dedupe, as in Redis, not only those
+    the input holds more than once (MemoryStore's `repeated`; the same decisions too)."""
     now = [0.0]
 
     def clock() -> float:
         return now[0]
 
-    store = MemoryStore(dedupe_ttl_s, clock, history_cap=catalogue.history_max_entries)
     tally = Tally(catalogue, keep, decisions)
     stats = WorkerStats()
-    pipeline = Pipeline(catalogue, store, tally, stats, clock=clock, event_time=True,
-                        observe=tally.observe, per_decision=False)  # the tally counts them
     thresholds, enabled = gc.get_threshold(), gc.isenabled()
     settle_collector()  # as the worker: full collections walking the memos cost more than deciding
     # And off for the replay: it leaves next to no cycles (11 objects over 50,000 events),
     # while the collector's walks over the store's growing state took a sixth of its time.
     gc.disable()
     start, cpu = time.perf_counter(), time.process_time()
+    store = MemoryStore(dedupe_ttl_s, clock, history_cap=catalogue.history_max_entries,
+                        repeated=repeated_ids(events.ids) if repeats_known else None)
+    pipeline = Pipeline(catalogue, store, tally, stats, clock=clock, event_time=True,
+                        observe=tally.observe, per_decision=False)  # the tally counts them
     try:
         asyncio.run(_run(pipeline, store, events, now, label, merge))
     finally:
@@ -83,6 +87,21 @@ def replay(catalogue: Catalogue, events: Events, *, keep: bool = False,
         if enabled:
             gc.enable()
     return Replay(catalogue, tally, stats, store, seconds, cpu)
+
+
+def repeated_ids(ids: list[str | None]) -> frozenset[str]:
+    """The event ids found more than once in the input (None: unreadable, not counted)."""
+    known = [i for i in ids if i is not None]
+    unique = set(known)
+    if len(unique) == len(known):
+        return frozenset()
+    seen: set[str] = set()
+    again: set[str] = set()
+    for i in known:
+        if i in seen:
+            again.add(i)
+        seen.add(i)
+    return frozenset(again)
 
 
 async def _run(pipeline: Pipeline, store: MemoryStore, events: Events, now: list[float],

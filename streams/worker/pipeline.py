@@ -29,7 +29,7 @@ from rules import (
 )
 from rules.arms import ActiveRules
 from rules.experiments import CHAMPION, CONTROL
-from rules.history import KEEP
+from rules.history import APPEND, KEEP
 from rules.outcomes import reached, watched
 from streams.worker.codec import Record, dead_letter, decode_event
 from streams.worker.emit import Outputs, partition_for
@@ -234,6 +234,7 @@ class Pipeline:
                     # Control: the would-be action is recorded, but no contact happened.
                     update = history_update(by, ev, it.mots, decision.without_action()
                                             if arm == CONTROL else decision, at)
+                before = lines
                 mode, text, lines = stored_write(lines, history, update)
                 after: History | None = None
                 if reads and mode != KEEP:
@@ -256,7 +257,8 @@ class Pipeline:
                     if window:
                         watch = [action.mot, summary.decode(), at, window]
                 out.append(RecordItem(ev.event_id, body, ev.customer_id, mode, text, it.slot,
-                                      watch, it.made, after))
+                                      watch, it.made, after,
+                                      lines - before if mode == APPEND else lines))
                 if got.kind != FIRST:
                     stats.duplicates += 1  # a redelivery whose first attempt stored nothing
                 sent = action is not None and arm != CONTROL

@@ -81,7 +81,8 @@ class Ingested:
 class RecordItem:
     def __init__(self, event_id: str, decision: bytes, customer_id: str, history_mode: int,
                  history_text: str, slot: int, watch: list[object] | None = None,
-                 made: Decision | None = None, read: History | None = None) -> None:
+                 made: Decision | None = None, read: History | None = None,
+                 text_lines: int = -1) -> None:
         self.watch = watch  # [mot, summary, decided_ms, window_ms]: see scripts.RECORD
         # What the customer's history reads as after this write, for a store that keeps it
         # read (StateStore.keeps_reads): the pipeline's own, so the store parses nothing.
@@ -95,6 +96,7 @@ class RecordItem:
         self.customer_id = customer_id
         self.history_mode = history_mode  # rules.history's KEEP, APPEND or REWRITE
         self.history_text = history_text  # what to append, or the whole history to store
+        self.text_lines = text_lines  # the lines in history_text; -1: not counted
 
 
 def buckets(now_ms: int) -> tuple[int, int, int]:
