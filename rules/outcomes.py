@@ -19,7 +19,7 @@ def reached(catalogue: Catalogue, event: Event) -> tuple[OutcomeRule, ...]:
     rules = catalogue.outcomes.get(event.type)
     if rules is None:
         return ()
-    attrs = event.attrs
+    attrs = event.raw_attrs
     return tuple(r for r in rules if all(c.test(attrs) for c in r.when))
 
 
