@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rules.conditions import Condition
 from rules.economics import Economics
+from rules.predicates import Predicate, predicates
 from rules.vocab import EVENT_CHANNEL
 
 
@@ -95,3 +96,7 @@ class OutcomeRule:
     within_ms: int
     within: str  # as written, for explanations
     when: tuple[Condition, ...]  # conditions on the outcome event's attrs, all must hold
+    tests: tuple[Predicate, ...] = field(init=False, compare=False, repr=False)  # of `when`
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tests", predicates(self.when))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from rules.catalogue import Catalogue
 from rules.event import Event
 from rules.model import OutcomeRule
+from rules.predicates import all_hold
 
 
 def reached(catalogue: Catalogue, event: Event) -> tuple[OutcomeRule, ...]:
@@ -20,7 +21,7 @@ def reached(catalogue: Catalogue, event: Event) -> tuple[OutcomeRule, ...]:
     if rules is None:
         return ()
     attrs = event.raw_attrs
-    return tuple(r for r in rules if all(c.test(attrs) for c in r.when))
+    return tuple(r for r in rules if all_hold(r.tests, attrs))
 
 
 def watched(catalogue: Catalogue, mot: str) -> int:

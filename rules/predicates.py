@@ -1,9 +1,7 @@
-"""A catalogue's conditions on attrs (rules.conditions) as predicates the compiled core runs.
-
-Condition.test is a Python closure: about 1,700 instructions per call from compiled code (a
-method looked up by name on a Python dataclass, then a Python frame). A Predicate holds the
-same test as plain fields and evaluates it in C, with the same results: tests/rules/
-test_predicates.py checks both against every operator and value kind.
+"""The catalogue's conditions on attrs (rules.conditions) evaluated: compiled, so classify,
+eligibility and the outcome rules test one in C (as a Python closure, one cost about 1,700
+instructions a call from compiled code: a method looked up by name on a Python dataclass,
+then a Python frame).
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ _CODES: Final = {"gt": _GT, "gte": _GTE, "lt": _LT, "lte": _LTE, "eq": _EQ, "ne"
 
 
 def _number(v: object) -> bool:
-    # bool is no number; NaN never holds (as rules.conditions.is_number)
+    # bool is no number; NaN never holds
     return (type(v) is int or type(v) is float) and v == v
 
 
@@ -48,7 +46,9 @@ def _order(op: int, a: object, b: object) -> bool:
 
 
 class Predicate:
-    """One condition: `holds(attrs)` is `condition.test(attrs)`."""
+    """One condition, ready: `holds(attrs)` says whether it holds for these attrs. A missing
+    attr, or one of the wrong type, does not hold; the relative form (`of`) needs a positive
+    number to compare against."""
 
     __slots__ = ("field", "members", "of", "op", "times", "value")
 
