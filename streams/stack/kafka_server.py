@@ -194,7 +194,12 @@ def format_storage(java: str, lib: Path, config: Path) -> None:
 def command(java: str, lib: Path, config: Path) -> list[str]:
     home = config.parent
     return [
-        java, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        # The serial collector: a one-node broker with a heap of at most 1 GiB on a small
+        # machine has no use for G1's concurrent threads and write barriers. On 2 cores,
+        # alternating fresh stacks, it took the broker 15-18 µs per event in the bench's
+        # throughput run against G1's 26-51, and 121-136 µs at 5,000/s against 143-153
+        # (docs/performance.md). A production broker's collector is its operator's choice.
+        java, "-Xms256m", "-Xmx1g", "-XX:+UseSerialGC",
         "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
         f"-Dkafka.logs.dir={home}",
