@@ -197,7 +197,7 @@ def command(java: str, lib: Path, config: Path) -> list[str]:
         # The serial collector: a one-node broker with a heap of at most 1 GiB on a small
         # machine has no use for G1's concurrent threads and write barriers. On 2 cores,
         # alternating fresh stacks, it took the broker 15-18 µs per event in the bench's
-        # throughput run against G1's 26-51, and 121-136 µs at 5,000/s against 143-153
+        # throughput run against G1's 26-51, and 121-136 µs at 5,000/s against 136-153
         # (docs/performance.md). A production broker's collector is its operator's choice.
         java, "-Xms256m", "-Xmx1g", "-XX:+UseSerialGC",
         "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 Offsets = dict[TopicPartition, OffsetAndMetadata]
 MAX_UNSETTLED = 8  # decided batches per lane whose outputs may be in flight at once
-BACKLOG_BATCHES = 1  # a backlog past this many full batches per lane pauses the partitions
+BACKLOG_BATCHES = 1  # a partition's backlog past its share of this many batches per lane pauses it
 # A free backlog of at most this many records goes to one lane whole (see the module's
 # docstring); a larger one is shared among the free lanes.
 SPLIT_AT = 500
@@ -108,16 +108,22 @@ class Lanes:
                 for m in msgs]
         held = self.backlog.get(tp)
         if held is None:
-            self.backlog[tp] = recs
+            held = self.backlog[tp] = recs
         else:
             held.extend(recs)
         self.waiting += len(recs)
         self.ready.set()
-        if self.waiting > BACKLOG_BATCHES * self.batch_max * self.count and not self.paused:
-            # Behind: stop fetching (aiokafka would buffer megabytes per partition more)
-            # until the lanes' next batches leave room.
-            self.paused = set(self.consumer.assignment())
-            self.consumer.pause(*self.paused)
+        if len(held) > self._share() and tp not in self.paused:
+            # Behind on this partition: stop fetching it (aiokafka would buffer up to a
+            # megabyte of it more) until the lanes' next batches leave room.
+            self.paused.add(tp)
+            self.consumer.pause(tp)
+
+    def _share(self) -> int:
+        """Records a partition may have waiting before it is paused: the lanes' next batches,
+        split evenly over the partitions assigned."""
+        return max(1, BACKLOG_BATCHES * self.batch_max * self.count
+                   // max(1, len(self.consumer.assignment())))
 
     def drop(self) -> None:
         """Forget the undecided backlog (partitions revoked, or stopping): it is uncommitted,
@@ -143,10 +149,13 @@ class Lanes:
         self.waiting -= len(records)
         if records:
             self.deciding += 1
-        if self.paused and self.waiting <= self.batch_max * max(1, self.count - 1):
-            assigned = self.consumer.assignment()
-            self.consumer.resume(*(tp for tp in self.paused if tp in assigned))
-            self.paused.clear()
+        if self.paused:
+            share, assigned = self._share(), self.consumer.assignment()
+            back = [tp for tp in offsets if tp in self.paused
+                    and len(self.backlog.get(tp, ())) <= share]
+            if back:
+                self.paused.difference_update(back)
+                self.consumer.resume(*(tp for tp in back if tp in assigned))
         return records, offsets
 
     def release(self, offsets: Offsets) -> None:

@@ -52,7 +52,7 @@ def test_the_split_starts_past_split_at() -> None:
 
 async def _lanes(lanes: int = 2, batch_max: int = 2000) -> Lanes:
     s = Settings.from_env().with_(lanes=lanes, batch_max=batch_max)
-    # Never started: only its assignment (empty) and pause/resume are used here.
+    # Never started: only its assignment and pause/resume are used here.
     return Lanes(Runtime(s), AIOKafkaConsumer(bootstrap_servers="127.0.0.1:1"))
 
 
@@ -107,3 +107,15 @@ async def test_offsets_settle_in_the_order_batches_were_handed_over() -> None:
 
 def _meta(offset: int) -> OffsetAndMetadata:
     return OffsetAndMetadata(offset, "")
+
+
+async def test_only_a_partition_past_its_share_is_paused_and_it_resumes_when_taken() -> None:
+    lanes = await _lanes(lanes=2, batch_max=40)  # 4 partitions: a share of 40 * 2 / 4 = 20
+    lanes.consumer.assign([tp(p) for p in range(4)])
+    lanes.feed(tp(0), msgs(0, 21))
+    lanes.feed(tp(1), msgs(0, 20))
+    assert lanes.consumer.paused() == {tp(0)}  # the others go on fetching
+    records, offsets = lanes.take()  # 40 at most: all of 0, 19 of 1
+    assert set(offsets) == {tp(0), tp(1)} and len(records) == 40
+    assert lanes.consumer.paused() == set()
+    await lanes.consumer.stop()
