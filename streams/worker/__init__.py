@@ -1,8 +1,8 @@
 """The stream worker: everything on the route of one event, from the fetched record to the
 decision produced.
 
-The Faust app (`app`) and its Faust configuration (`faust_conf`); the poller and its lanes
-(`consume`); the per-worker runtime (`runtime`: clients, metrics timer, commits); one batch
+The Faust app (`app`) and its Faust configuration (`faust_conf`); the poller (`consume`) and
+the lanes sharing its backlog, their commits (`lanes`); the per-worker runtime (`runtime`: clients, metrics timer, commits); one batch
 through the decision core (`pipeline`); the event codec and dead letters (`codec`); the Redis
 store and its Lua scripts (`store`, `scripts`); the record batches produced (`emit`); counters
 and the metrics record (`stats`, `metrics`); and the worker's tuning after start (`collector`,
