@@ -199,7 +199,10 @@ def command(java: str, lib: Path, config: Path) -> list[str]:
         # alternating fresh stacks, it took the broker 15-18 µs per event in the bench's
         # throughput run against G1's 26-51, and 121-136 µs at 5,000/s against 136-153
         # (docs/performance.md). A production broker's collector is its operator's choice.
-        java, "-Xms256m", "-Xmx1g", "-XX:+UseSerialGC",
+        # The whole heap from the start: grown from 256 MiB, the broker's first promotion
+        # failure, seconds into a bench's latency phase, was a full collection (63 ms, a 74 ms
+        # safepoint) that stalled every request (docs/performance.md).
+        java, "-Xms1g", "-Xmx1g", "-XX:+UseSerialGC",
         "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
         f"-Dkafka.logs.dir={home}",
