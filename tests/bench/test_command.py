@@ -93,7 +93,10 @@ def test_bench_json_has_every_figure(stack: object, capsys: pytest.CaptureFixtur
 @pytest.mark.timeout(240)
 def test_bench_readable_form_says_where_the_cpu_went(
         stack: StackEndpoints, capsys: pytest.CaptureFixture[str]) -> None:
-    small = [a for a in SMALL if a != "--json"] + ["--skip-naive", "--skip-rss"]
+    # 20,000 events: the timed window (first output to last) must span CPU clock ticks
+    # (10 ms); a worker deciding 4,000 in one or two polls read 0.0 µs.
+    small = [a for a in SMALL if a != "--json"] + ["--skip-naive", "--skip-rss", "--events",
+                                                   "20000"]
     assert arbiter(["bench", *small]) == 0
     lines = capsys.readouterr().out.splitlines()
     cpu = [ln for ln in lines if ln.startswith("  CPU per event: worker ")]
