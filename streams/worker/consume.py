@@ -13,8 +13,9 @@ whole cycle: measured, the newest record of a batch had waited 25 ms (p50) at 5,
 lane takes a batch from partitions no other lane is deciding; lanes run concurrently, so one
 lane's Python work fills the time another waits on Redis, and a small backlog goes to one
 lane whole, so a low rate is not cut into half batches. A partition's Redis keys carry its
-hash tag, and each lane builds its own record batches. A backlog that grows past the lanes'
-next batches has the partitions paused until it shrinks, so memory stays bounded.
+hash tag, and each lane builds its own record batches. A partition whose backlog passes its
+share of the lanes' next batches is paused until a batch takes it back under, so memory
+stays bounded.
 
 At-least-once: a batch's offsets are committed only after its Redis writes are done and the
 broker has acknowledged its outputs and those of every batch handed over before it. While
